@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what rampart needs on Debian 12 (../shared/PLATFORM.md), skipping what is there.
+# Usage: scripts/install-deps.sh [--with-slurm] [--with-torch]
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config zlib1g-dev
+      libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev
+      libdnnl-dev libopenblas-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+      dataset-fashion-mnist python3 python3-numpy python3-h5py)
+for arg in "$@"; do
+  case "$arg" in
+    --with-slurm) pkgs+=(slurm-wlm munge) ;;
+    --with-torch) pkgs+=(python3-torch python3-matplotlib) ;;
+    *) echo "install-deps.sh: unknown option '$arg' (expected --with-slurm or --with-torch)" >&2; exit 64 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
