@@ -1,0 +1,93 @@
+// Clean and robust evaluation (see evaluate.h).
+#include "runtime/evaluate.h"
+
+#include <cstdio>
+
+#include "kernels/cpu/softmax_xent.h"
+
+namespace rampart {
+
+std::vector<double> EvalCounts::pack() const {
+  std::vector<double> v = {double(n), double(clean_correct), clean_loss_sum};
+  for (auto r : robust_correct) v.push_back(double(r));
+  return v;
+}
+
+void EvalCounts::unpack(const std::vector<double>& v) {
+  n = int64_t(v[0]);
+  clean_correct = int64_t(v[1]);
+  clean_loss_sum = v[2];
+  robust_correct.resize(v.size() - 3);
+  for (size_t i = 3; i < v.size(); ++i) robust_correct[i - 3] = int64_t(v[i]);
+}
+
+Evaluator::Evaluator(std::vector<AttackConfig> attacks, uint64_t seed) : attacks_(std::move(attacks)), seed_(seed) {
+  for (auto& a : attacks_) a.keep_best = true;
+  counts_.robust_correct.assign(attacks_.size(), 0);
+}
+
+void Evaluator::add(Model& model, const Tensor& x, const int32_t* labels, int64_t first_example) {
+  const int64_t n = x.dim(0);
+  if (n == 0) return;
+  const Tensor& logits = model.forward(x, Mode::kEval);
+  clean_ok_.resize(n);
+  loss_.resize(n);
+  auto tot = kernels::softmax_xent_cpu(logits.data(), labels, n, logits.dim(1), 0.f, nullptr, loss_.data(),
+                                       clean_ok_.data());
+  counts_.n += n;
+  counts_.clean_correct += tot.correct;
+  counts_.clean_loss_sum += tot.loss_sum;
+  for (size_t a = 0; a < attacks_.size(); ++a) {
+    RandomKey key{seed_, Stream::kEvalStart, uint64_t(a), first_example};
+    attacker_.run(model, x, labels, attacks_[a], key, x_adv_);
+    const Tensor& la = model.forward(x_adv_, Mode::kEval);
+    adv_ok_.resize(n);
+    kernels::softmax_xent_cpu(la.data(), labels, n, la.dim(1), 0.f, nullptr, loss_.data(), adv_ok_.data());
+    for (int64_t e = 0; e < n; ++e) counts_.robust_correct[a] += clean_ok_[e] && adv_ok_[e];
+  }
+}
+
+std::string masking_warning(double fgsm_acc, double pgd_acc) {
+  char buf[320];
+  if (fgsm_acc - pgd_acc > 0.15) {
+    std::snprintf(buf, sizeof buf,
+                  "FGSM accuracy (%.1f%%) is far above PGD accuracy (%.1f%%): the model may mask gradients "
+                  "or have overfitted catastrophically to single-step attacks; trust the PGD figure, and "
+                  "check it with more steps and restarts",
+                  100 * fgsm_acc, 100 * pgd_acc);
+    return buf;
+  }
+  if (pgd_acc > fgsm_acc + 0.01) {
+    std::snprintf(buf, sizeof buf,
+                  "PGD accuracy (%.1f%%) is above FGSM accuracy (%.1f%%): the multi-step attack is weaker than "
+                  "the single step, a sign of gradient masking or a too small step size",
+                  100 * pgd_acc, 100 * fgsm_acc);
+    return buf;
+  }
+  return "";
+}
+
+nlohmann::json eval_report(const EvalCounts& c, const std::vector<AttackConfig>& attacks) {
+  nlohmann::json j;
+  double n = c.n > 0 ? double(c.n) : 1.0;
+  j["n"] = c.n;
+  j["clean_accuracy"] = c.clean_correct / n;
+  j["clean_loss"] = c.clean_loss_sum / n;
+  double fgsm = -1, pgd = -1;
+  for (size_t a = 0; a < attacks.size(); ++a) {
+    double acc = c.robust_correct[a] / n;
+    std::string key = attacks[a].name;
+    for (auto& ch : key) if (ch == '-') ch = '_';
+    j[key + "_accuracy"] = acc;
+    if (attacks[a].name == "fgsm") fgsm = acc;
+    if (attacks[a].name == "pgd") pgd = acc;
+  }
+  if (!attacks.empty()) j["robust_accuracy"] = c.robust_correct.back() / n;
+  if (fgsm >= 0 && pgd >= 0) {
+    std::string w = masking_warning(fgsm, pgd);
+    if (!w.empty()) j["warning"] = w;
+  }
+  return j;
+}
+
+}  // namespace rampart

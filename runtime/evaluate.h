@@ -1,0 +1,52 @@
+// Clean and robust accuracy of a model over batches, for any list of attacks.
+// Robust means correct on the clean input and on the attacked one.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/attacks/attack.h"
+#include "runtime/model.h"
+
+namespace rampart {
+
+struct EvalCounts {
+  int64_t n = 0;
+  int64_t clean_correct = 0;
+  double clean_loss_sum = 0;
+  std::vector<int64_t> robust_correct;  // one per attack, in the order given
+  // Flattened for an all-reduce: [n, clean_correct, clean_loss_sum, robust...].
+  std::vector<double> pack() const;
+  void unpack(const std::vector<double>& v);
+};
+
+class Evaluator {
+ public:
+  Evaluator(std::vector<AttackConfig> attacks, uint64_t seed);
+  // x: [N, C, H, W] in [0,1]; labels [N]; first_example: index of x[0] in the
+  // whole evaluation set (keys the random starts, so any split gives the same answer).
+  void add(Model& model, const Tensor& x, const int32_t* labels, int64_t first_example);
+  const std::vector<AttackConfig>& attacks() const { return attacks_; }
+  EvalCounts& counts() { return counts_; }
+
+ private:
+  std::vector<AttackConfig> attacks_;
+  uint64_t seed_;
+  EvalCounts counts_;
+  Attacker attacker_;
+  Tensor x_adv_;
+  std::vector<uint8_t> clean_ok_, adv_ok_;
+  std::vector<float> loss_;
+};
+
+// The result as JSON: n, clean_accuracy, <name>_accuracy per attack, robust_accuracy
+// (the strongest, i.e. last, attack), and a warning string when FGSM accuracy is far
+// above PGD accuracy, or PGD above FGSM (both signs of gradient masking).
+nlohmann::json eval_report(const EvalCounts& c, const std::vector<AttackConfig>& attacks);
+
+// The gradient-masking warning for an FGSM and a PGD accuracy, or "" when none.
+std::string masking_warning(double fgsm_acc, double pgd_acc);
+
+}  // namespace rampart
