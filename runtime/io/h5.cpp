@@ -1,0 +1,523 @@
+// HDF5 wrapper: handles, type checks, row reads and atomic writes (see h5.h).
+#include "runtime/io/h5.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include "runtime/errors.h"
+
+namespace rampart::h5 {
+namespace {
+
+// The most specific message on HDF5's error stack, then clears it. HDF5's
+// outer messages ("unable to open file") say less than the innermost one.
+std::string hdf5_detail() {
+  std::string out;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD,
+           [](unsigned n, const H5E_error2_t* e, void* data) -> herr_t {
+             auto* s = static_cast<std::string*>(data);
+             if (n == 0 && e->desc) *s = e->desc;
+             return 0;
+           },
+           &out);
+  H5Eclear2(H5E_DEFAULT);
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out.empty() ? "" : " (HDF5: " + out + ")";
+}
+
+hid_t mem_type(DType t) {
+  switch (t) {
+    case DType::kFloat32: return H5T_NATIVE_FLOAT;
+    case DType::kFloat64: return H5T_NATIVE_DOUBLE;
+    case DType::kUInt8: return H5T_NATIVE_UINT8;
+    case DType::kInt64: return H5T_NATIVE_INT64;
+    default: throw std::logic_error("h5: no memory type for this dtype");
+  }
+}
+
+hid_t file_type(DType t) {
+  switch (t) {
+    case DType::kFloat32: return H5T_IEEE_F32LE;
+    case DType::kFloat64: return H5T_IEEE_F64LE;
+    case DType::kUInt8: return H5T_STD_U8LE;
+    case DType::kInt64: return H5T_STD_I64LE;
+    default: throw std::logic_error("h5: no file type for this dtype");
+  }
+}
+
+size_t elem_size(DType t) {
+  switch (t) {
+    case DType::kFloat32: return 4;
+    case DType::kFloat64: return 8;
+    case DType::kUInt8: return 1;
+    case DType::kInt64: return 8;
+    default: return 0;
+  }
+}
+
+// Names a stored type the way numpy would ("float32", "int32", "string").
+std::string describe_type(hid_t t, DType* kind) {
+  *kind = DType::kOther;
+  H5T_class_t cls = H5Tget_class(t);
+  size_t bits = H5Tget_size(t) * 8;
+  switch (cls) {
+    case H5T_FLOAT:
+      if (bits == 32) *kind = DType::kFloat32;
+      if (bits == 64) *kind = DType::kFloat64;
+      return "float" + std::to_string(bits);
+    case H5T_INTEGER: {
+      bool is_signed = H5Tget_sign(t) == H5T_SGN_2;
+      if (!is_signed && bits == 8) *kind = DType::kUInt8;
+      if (is_signed && bits == 64) *kind = DType::kInt64;
+      return std::string(is_signed ? "int" : "uint") + std::to_string(bits);
+    }
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_VLEN: return "variable-length";
+    case H5T_ARRAY: return "array";
+    default: return "an unsupported type";
+  }
+}
+
+bool numeric_class(hid_t t) {
+  H5T_class_t c = H5Tget_class(t);
+  return c == H5T_INTEGER || c == H5T_FLOAT;
+}
+
+// Compares names with runs of digits by value: "2.weight" < "10.weight".
+bool natural_less(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit((unsigned char)a[i]) && std::isdigit((unsigned char)b[j])) {
+      size_t i2 = i, j2 = j;
+      while (i2 < a.size() && std::isdigit((unsigned char)a[i2])) ++i2;
+      while (j2 < b.size() && std::isdigit((unsigned char)b[j2])) ++j2;
+      std::string na = a.substr(i, i2 - i), nb = b.substr(j, j2 - j);
+      na.erase(0, std::min(na.find_first_not_of('0'), na.size()));
+      nb.erase(0, std::min(nb.find_first_not_of('0'), nb.size()));
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = i2; j = j2;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i; ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+Handle open_attr(const Object& o, const std::string& name) {
+  quiet_errors();
+  if (H5Aexists(o.id(), name.c_str()) <= 0)
+    throw DataError(o.where() + ": missing attribute '" + name + "'");
+  hid_t a = H5Aopen(o.id(), name.c_str(), H5P_DEFAULT);
+  if (a < 0) throw DataError(o.where() + ": cannot open attribute '" + name + "'" + hdf5_detail());
+  return Handle(a, H5Aclose);
+}
+
+// A numeric attribute must hold exactly one value.
+void require_single(const Object& o, const std::string& name, hid_t attr) {
+  Handle space(H5Aget_space(attr), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n != 1)
+    throw DataError(o.where() + ": attribute '" + name + "': expected a single value, found " +
+                    std::to_string(n));
+}
+
+void create_attr(Object& o, const std::string& name, hid_t type, const void* value) {
+  quiet_errors();
+  if (H5Aexists(o.id(), name.c_str()) > 0 && H5Adelete(o.id(), name.c_str()) < 0)
+    throw IoError(o.where() + ": cannot replace attribute '" + name + "'" + hdf5_detail());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a(H5Acreate2(o.id(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!a.valid() || H5Awrite(a.get(), type, value) < 0)
+    throw IoError(o.where() + ": cannot write attribute '" + name + "'" + hdf5_detail());
+}
+
+std::string shape_or_scalar(const Shape& s) { return s.empty() ? "scalar" : shape_str(s); }
+
+}  // namespace
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::kFloat32: return "float32";
+    case DType::kFloat64: return "float64";
+    case DType::kUInt8: return "uint8";
+    case DType::kInt64: return "int64";
+    default: return "other";
+  }
+}
+
+void quiet_errors() {
+  static std::once_flag once;
+  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+// ---- Object ----------------------------------------------------------------
+
+std::string Object::child_path(const std::string& name) const {
+  if (!name.empty() && name[0] == '/') return name;
+  return path_ == "/" ? "/" + name : path_ + "/" + name;
+}
+
+bool Object::has_attr(const std::string& name) const {
+  quiet_errors();
+  return H5Aexists(id(), name.c_str()) > 0;
+}
+
+std::string Object::attr_string(const std::string& name) const {
+  Handle a = open_attr(*this, name);
+  Handle ftype(H5Aget_type(a.get()), H5Tclose);
+  if (H5Tget_class(ftype.get()) != H5T_STRING) {
+    DType k;
+    throw DataError(where() + ": attribute '" + name + "': expected a string, found " +
+                    describe_type(ftype.get(), &k));
+  }
+  Handle space(H5Aget_space(a.get()), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw DataError(where() + ": attribute '" + name + "': expected one string, found an array");
+  std::string out;
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    char* buf = nullptr;
+    if (H5Aread(a.get(), mtype.get(), &buf) < 0)
+      throw DataError(where() + ": cannot read string attribute '" + name + "'" + hdf5_detail());
+    if (buf) out = buf;
+    H5free_memory(buf);
+  } else {
+    size_t n = H5Tget_size(ftype.get());
+    std::vector<char> buf(n + 1, '\0');
+    if (H5Aread(a.get(), ftype.get(), buf.data()) < 0)
+      throw DataError(where() + ": cannot read string attribute '" + name + "'" + hdf5_detail());
+    out.assign(buf.data(), strnlen(buf.data(), n));
+    if (H5Tget_strpad(ftype.get()) == H5T_STR_SPACEPAD)
+      out.erase(out.find_last_not_of(' ') + 1);
+  }
+  return out;
+}
+
+int64_t Object::attr_int(const std::string& name) const {
+  Handle a = open_attr(*this, name);
+  Handle ftype(H5Aget_type(a.get()), H5Tclose);
+  if (H5Tget_class(ftype.get()) != H5T_INTEGER) {
+    DType k;
+    throw DataError(where() + ": attribute '" + name + "': expected an integer, found " +
+                    describe_type(ftype.get(), &k));
+  }
+  require_single(*this, name, a.get());
+  int64_t v = 0;
+  if (H5Aread(a.get(), H5T_NATIVE_INT64, &v) < 0)
+    throw DataError(where() + ": cannot read attribute '" + name + "'" + hdf5_detail());
+  return v;
+}
+
+double Object::attr_double(const std::string& name) const {
+  Handle a = open_attr(*this, name);
+  Handle ftype(H5Aget_type(a.get()), H5Tclose);
+  if (!numeric_class(ftype.get())) {
+    DType k;
+    throw DataError(where() + ": attribute '" + name + "': expected a number, found " +
+                    describe_type(ftype.get(), &k));
+  }
+  require_single(*this, name, a.get());
+  double v = 0;
+  if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0)
+    throw DataError(where() + ": cannot read attribute '" + name + "'" + hdf5_detail());
+  return v;
+}
+
+void Object::set_attr(const std::string& name, const std::string& value) {
+  // Variable-length UTF-8, as h5py writes str: no size limit from the object header.
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  const char* p = value.c_str();
+  create_attr(*this, name, type.get(), &p);
+}
+
+void Object::set_attr(const std::string& name, int64_t value) {
+  create_attr(*this, name, H5T_NATIVE_INT64, &value);
+}
+
+void Object::set_attr(const std::string& name, double value) {
+  create_attr(*this, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+// ---- Dataset ---------------------------------------------------------------
+
+Dataset::Dataset(Handle h, std::string file, std::string path)
+    : Object(std::move(h), std::move(file), std::move(path)) {
+  Handle type(H5Dget_type(id()), H5Tclose);
+  dtype_desc_ = describe_type(type.get(), &dtype_);
+  Handle space(H5Dget_space(id()), H5Sclose);
+  int nd = H5Sget_simple_extent_ndims(space.get());
+  if (nd < 0) throw DataError(where() + ": cannot read the dataset's shape" + hdf5_detail());
+  std::vector<hsize_t> dims(static_cast<size_t>(nd));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  shape_.assign(dims.begin(), dims.end());
+}
+
+int64_t Dataset::row_elems() const {
+  int64_t n = 1;
+  for (size_t i = 1; i < shape_.size(); ++i) n *= shape_[i];
+  return n;
+}
+
+void Dataset::require(DType type, int want_rank, const char* dims_hint) const {
+  if (dtype_ == type && (want_rank < 0 || rank() == want_rank)) return;
+  std::string expected = dtype_name(type);
+  if (want_rank >= 0)
+    expected += dims_hint ? std::string(" ") + dims_hint : " with " + std::to_string(want_rank) + " dims";
+  throw DataError(where() + ": expected " + expected + ", found " + dtype_desc_ + " " +
+                  shape_or_scalar(shape_));
+}
+
+void Dataset::read_raw(DType t, void* out, bool strict) const {
+  quiet_errors();
+  if (strict) require(t);
+  Handle ftype(H5Dget_type(id()), H5Tclose);
+  if (!numeric_class(ftype.get()))
+    throw DataError(where() + ": expected numbers, found " + dtype_desc_);
+  if (numel(shape_) == 0) return;
+  if (H5Dread(id(), mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    throw DataError(where() + ": reading failed (truncated or corrupt file?)" + hdf5_detail());
+}
+
+void Dataset::read_range_raw(DType t, int64_t begin, int64_t end, void* out) const {
+  quiet_errors();
+  require(t);
+  if (rank() < 1) throw DataError(where() + ": expected at least 1 dim for row reads, found a scalar");
+  if (begin < 0 || end < begin || end > shape_[0])
+    throw std::out_of_range(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                            ") outside [0, " + std::to_string(shape_[0]) + ")");
+  if (begin == end || row_elems() == 0) return;
+  std::vector<hsize_t> start(shape_.size(), 0), count(shape_.begin(), shape_.end());
+  start[0] = hsize_t(begin);
+  count[0] = hsize_t(end - begin);
+  Handle fspace(H5Dget_space(id()), H5Sclose);
+  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
+  if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
+      H5Dread(id(), mem_type(t), mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0)
+    throw DataError(where() + ": reading rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                    ") failed (truncated or corrupt file?)" + hdf5_detail());
+}
+
+void Dataset::read_list_raw(DType t, const std::vector<int64_t>& rows, void* out) const {
+  require(t);
+  if (rank() < 1) throw DataError(where() + ": expected at least 1 dim for row reads, found a scalar");
+  const size_t row_bytes = size_t(row_elems()) * elem_size(t);
+  auto* dst = static_cast<unsigned char*>(out);
+  // Runs of consecutive indices (in the order given) become one hyperslab read each.
+  size_t i = 0;
+  while (i < rows.size()) {
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
+    read_range_raw(t, rows[i], rows[j - 1] + 1, dst + i * row_bytes);
+    i = j;
+  }
+}
+
+// ---- Group -----------------------------------------------------------------
+
+bool Group::exists(const std::string& name) const {
+  quiet_errors();
+  // H5Lexists fails when an intermediate group is missing, so walk the path.
+  std::string prefix = name.size() && name[0] == '/' ? "/" : "";
+  size_t pos = prefix.size();
+  while (pos <= name.size()) {
+    size_t slash = name.find('/', pos);
+    if (slash == std::string::npos) slash = name.size();
+    std::string part = name.substr(pos, slash - pos);
+    if (!part.empty()) {
+      prefix += (prefix.empty() || prefix.back() == '/' ? "" : "/") + part;
+      if (H5Lexists(id(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    }
+    pos = slash + 1;
+  }
+  return H5Oexists_by_name(id(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+static H5I_type_t object_kind(hid_t loc, const std::string& name) {
+  Handle o(H5Oopen(loc, name.c_str(), H5P_DEFAULT), H5Oclose);
+  return o.valid() ? H5Iget_type(o.get()) : H5I_BADID;
+}
+
+bool Group::is_group(const std::string& name) const {
+  return exists(name) && object_kind(id(), name) == H5I_GROUP;
+}
+
+bool Group::is_dataset(const std::string& name) const {
+  return exists(name) && object_kind(id(), name) == H5I_DATASET;
+}
+
+std::vector<std::string> Group::members() const {
+  quiet_errors();
+  unsigned flags = 0;
+  Handle gcpl(H5Gget_create_plist(id()), H5Pclose);
+  if (gcpl.valid()) H5Pget_link_creation_order(gcpl.get(), &flags);
+  bool by_creation = (flags & H5P_CRT_ORDER_TRACKED) && (flags & H5P_CRT_ORDER_INDEXED);
+  std::vector<std::string> names;
+  herr_t rc = H5Literate(
+      id(), by_creation ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->push_back(name);
+        return 0;
+      },
+      &names);
+  if (rc < 0) throw DataError(where() + ": cannot list the group's members" + hdf5_detail());
+  if (!by_creation) std::sort(names.begin(), names.end(), natural_less);
+  return names;
+}
+
+Group Group::group(const std::string& name) const {
+  quiet_errors();
+  std::string p = child_path(name);
+  if (!exists(name)) throw DataError(file_ + ": missing group " + p);
+  if (object_kind(id(), name) != H5I_GROUP) throw DataError(file_ + ": " + p + ": expected a group, found a dataset");
+  hid_t g = H5Gopen2(id(), name.c_str(), H5P_DEFAULT);
+  if (g < 0) throw DataError(file_ + ": cannot open group " + p + hdf5_detail());
+  return Group(Handle(g, H5Gclose), file_, p);
+}
+
+Group Group::create_group(const std::string& name) {
+  quiet_errors();
+  std::string p = child_path(name);
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  hid_t g = H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT);
+  if (g < 0) throw IoError(file_ + ": cannot create group " + p + hdf5_detail());
+  return Group(Handle(g, H5Gclose), file_, p);
+}
+
+Dataset Group::dataset(const std::string& name) const {
+  quiet_errors();
+  std::string p = child_path(name);
+  if (!exists(name)) throw DataError(file_ + ": missing dataset " + p);
+  if (object_kind(id(), name) != H5I_DATASET) throw DataError(file_ + ": " + p + ": expected a dataset, found a group");
+  hid_t d = H5Dopen2(id(), name.c_str(), H5P_DEFAULT);
+  if (d < 0) throw DataError(file_ + ": cannot open dataset " + p + " (truncated or corrupt?)" + hdf5_detail());
+  return Dataset(Handle(d, H5Dclose), file_, p);
+}
+
+void Group::check_count(const std::string& name, const Shape& shape, int64_t count) const {
+  if (numel(shape) != count)
+    throw IoError(file_ + ": cannot write " + child_path(name) + ": shape " + shape_or_scalar(shape) + " needs " +
+                  std::to_string(numel(shape)) + " values, found " + std::to_string(count));
+}
+
+Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type, const void* data) {
+  quiet_errors();
+  std::string p = child_path(name);
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
+               H5Sclose);
+  // Contiguous layout (the default): no chunk index to walk on row reads.
+  hid_t d = H5Dcreate2(id(), name.c_str(), file_type(type), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (d < 0) throw IoError(file_ + ": cannot create dataset " + p + hdf5_detail());
+  Handle h(d, H5Dclose);
+  if (numel(shape) > 0 && H5Dwrite(d, mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw IoError(file_ + ": cannot write dataset " + p + hdf5_detail());
+  return Dataset(std::move(h), file_, p);
+}
+
+// ---- File ------------------------------------------------------------------
+
+File::File(Handle h, std::string path) : h_(std::move(h)), path_(std::move(path)), root_([&] {
+  hid_t g = H5Gopen2(h_.get(), "/", H5P_DEFAULT);
+  if (g < 0) throw DataError(path_ + " is not a valid HDF5 file (truncated or corrupt?)" + hdf5_detail());
+  return Group(Handle(g, H5Gclose), path_, "/");
+}()) {}
+
+File File::open(const std::string& path, bool writable) {
+  quiet_errors();
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    throw MissingInput(path + ": no such file (expected an HDF5 file)");
+  if (S_ISDIR(st.st_mode)) throw MissingInput(path + " is a directory, expected an HDF5 file");
+  if (::access(path.c_str(), writable ? R_OK | W_OK : R_OK) != 0)
+    throw MissingInput(path + ": cannot open: " + std::strerror(errno));
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw DataError(path + " is not a valid HDF5 file (truncated or corrupt?): no HDF5 signature found in " +
+                    std::to_string(st.st_size) + " bytes");
+  }
+  hid_t f = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) throw DataError(path + " is not a valid HDF5 file (truncated or corrupt?)" + hdf5_detail());
+  return File(Handle(f, H5Fclose), path);
+}
+
+File File::create(const std::string& path) {
+  quiet_errors();
+  // open(2) first: its errno says plainly why (no such directory, permission).
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw IoError("cannot create " + path + ": " + std::strerror(errno));
+  ::close(fd);
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  // Strong close: H5Fclose closes objects still open, so the file is complete when it returns.
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get());
+  if (f < 0) throw IoError("cannot create HDF5 file " + path + hdf5_detail());
+  return File(Handle(f, H5Fclose), path);
+}
+
+void File::flush() {
+  if (H5Fflush(h_.get(), H5F_SCOPE_GLOBAL) < 0) throw IoError(path_ + ": flushing to disk failed" + hdf5_detail());
+}
+
+void File::close() {
+  root_ = Group();
+  hid_t f = h_.release();
+  if (f < 0) return;
+  if (H5Fclose(f) < 0) throw IoError(path_ + ": closing failed (disk full?)" + hdf5_detail());
+}
+
+// ---- atomic writes ----------------------------------------------------------
+
+namespace {
+void fsync_path(const std::string& p, bool directory) {
+  int fd = ::open(p.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) throw IoError("cannot open " + p + " to sync it: " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0 && !(directory && err == EINVAL)) throw IoError("fsync " + p + " failed: " + std::strerror(err));
+}
+}  // namespace
+
+void write_atomically(const std::string& path, const std::function<void(File&)>& fill) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    {
+      File f = File::create(tmp);
+      fill(f);
+      f.flush();
+      f.close();
+    }
+    fsync_path(tmp, false);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      throw IoError("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+    size_t slash = path.find_last_of('/');
+    fsync_path(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)), true);
+  } catch (const Error&) {
+    ::unlink(tmp.c_str());
+    throw;
+  } catch (const std::exception& e) {
+    ::unlink(tmp.c_str());
+    throw IoError("writing " + path + " failed: " + e.what());
+  }
+}
+
+}  // namespace rampart::h5
