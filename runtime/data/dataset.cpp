@@ -1,0 +1,76 @@
+// Dataset: validation on open, shard reads (see dataset.h).
+#include "runtime/data/dataset.h"
+
+#include <stdexcept>
+
+#include "runtime/errors.h"
+
+namespace rampart {
+
+Dataset::Dataset(const std::string& path, int64_t limit)
+    : path_(path), file_(h5::File::open(path)), images_(file_.root().dataset("images")) {
+  const std::string hint = " (expected a rampart dataset: rampart data import writes one)";
+  if (!file_.root().is_dataset("labels")) throw DataError(path + ": missing dataset /labels" + hint);
+  h5::Dataset labels = file_.root().dataset("labels");
+  images_.require(h5::DType::kUInt8, 4, "[N, C, H, W]");
+  labels.require(h5::DType::kUInt8, 1, "[N]");
+  const Shape& s = images_.shape();
+  if (labels.shape()[0] != s[0])
+    throw DataError(path + ": /images holds " + std::to_string(s[0]) + " images but /labels holds " +
+                    std::to_string(labels.shape()[0]) + " labels; expected the same N");
+  if (!file_.root().has_attr("classes")) throw DataError(path + ": missing attribute 'classes' on /" + hint);
+  int64_t classes = file_.root().attr_int("classes");
+  if (classes < 1 || classes > 256)
+    throw DataError(path + ": attribute 'classes': expected 1 to 256 for uint8 labels, found " +
+                    std::to_string(classes));
+  classes_ = int(classes);
+  if (file_.root().has_attr("source")) source_ = file_.root().attr_string("source");
+
+  n_ = limit >= 0 ? std::min<int64_t>(limit, s[0]) : s[0];
+  c_ = s[1];
+  h_ = s[2];
+  w_ = s[3];
+  labels_.resize(size_t(n_));
+  labels.read_rows<uint8_t>(0, n_, labels_.data());
+  for (int64_t i = 0; i < n_; ++i)
+    if (labels_[i] >= classes_)
+      throw DataError(path + ": /labels[" + std::to_string(i) + "] = " + std::to_string(labels_[i]) +
+                      ": expected a label in [0, " + std::to_string(classes_) + ") (attribute 'classes' = " +
+                      std::to_string(classes_) + ")");
+}
+
+void Dataset::check_rows(int64_t begin, int64_t end) const {
+  if (begin < 0 || end < begin || end > n_)
+    throw std::out_of_range(path_ + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                            ") outside the dataset's [0, " + std::to_string(n_) + ")");
+}
+
+void Dataset::read_rows(const std::vector<int64_t>& indices, uint8_t* images_out, uint8_t* labels_out) const {
+  for (int64_t i : indices) check_rows(i, i + 1);
+  images_.read_rows<uint8_t>(indices, images_out);
+  for (size_t k = 0; k < indices.size(); ++k) labels_out[k] = labels_[size_t(indices[k])];
+}
+
+void Dataset::read_range(int64_t begin, int64_t end, uint8_t* images_out, uint8_t* labels_out) const {
+  check_rows(begin, end);
+  images_.read_rows<uint8_t>(begin, end, images_out);
+  std::copy(labels_.begin() + begin, labels_.begin() + end, labels_out);
+}
+
+void images_to_tensor(const uint8_t* images, int64_t n, int64_t c, int64_t h, int64_t w, Tensor& out) {
+  out.resize({n, c, h, w});
+  float* dst = out.data();
+  const int64_t hw = h * w;
+  if (c == 1) {  // NCHW and NHWC coincide
+    for (int64_t i = 0; i < n * hw; ++i) dst[i] = float(images[i]) / 255.f;
+    return;
+  }
+  for (int64_t b = 0; b < n; ++b) {
+    const uint8_t* src = images + b * c * hw;
+    float* d = dst + b * c * hw;
+    for (int64_t p = 0; p < hw; ++p)
+      for (int64_t ch = 0; ch < c; ++ch) d[p * c + ch] = float(src[ch * hw + p]) / 255.f;
+  }
+}
+
+}  // namespace rampart
