@@ -1,0 +1,125 @@
+// Checkpoint write (atomic) and read (validated); see checkpoint.h.
+#include "runtime/checkpoint.h"
+
+#include <cmath>
+
+#include "runtime/errors.h"
+#include "runtime/io/h5.h"
+
+namespace rampart {
+namespace {
+
+constexpr const char* kFormat = "rampart-checkpoint";
+constexpr int64_t kVersion = 1;
+
+bool is_counter(const std::string& name) {
+  const std::string suffix = "num_batches_tracked";
+  return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void write_arrays(h5::Group g, const std::vector<std::pair<std::string, NamedArray>>& arrays) {
+  for (const auto& [name, a] : arrays) {
+    if (int64_t(a.data.size()) != numel(a.shape))
+      throw IoError(g.where() + "/" + name + ": shape " + shape_str(a.shape) + " needs " +
+                    std::to_string(numel(a.shape)) + " values, found " + std::to_string(a.data.size()));
+    if (is_counter(name)) {  // PyTorch keeps this counter as int64
+      std::vector<int64_t> v(a.data.size());
+      for (size_t i = 0; i < v.size(); ++i) v[i] = std::llround(a.data[i]);
+      g.write<int64_t>(name, a.shape, v);
+    } else {
+      g.write<float>(name, a.shape, a.data);
+    }
+  }
+}
+
+std::vector<std::pair<std::string, NamedArray>> read_arrays(const h5::Group& g) {
+  std::vector<std::pair<std::string, NamedArray>> out;
+  for (const std::string& name : g.members()) {
+    h5::Dataset d = g.dataset(name);
+    NamedArray a;
+    a.shape = d.shape();
+    if (is_counter(name) && d.dtype() == h5::DType::kInt64)
+      a.data = d.read_as<float>();
+    else
+      a.data = d.read<float>();  // DataError "expected float32, found float64 [..]" otherwise
+    out.emplace_back(name, std::move(a));
+  }
+  return out;
+}
+
+nlohmann::json parse_json(const h5::Object& o, const std::string& attr) {
+  std::string text = o.attr_string(attr);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError(o.where() + ": attribute '" + attr + "': expected JSON, found text that does not parse (" +
+                    e.what() + ")");
+  }
+}
+
+nlohmann::json optional_state(const h5::Group& root, const std::string& group) {
+  if (!root.is_group(group)) return nullptr;
+  h5::Group g = root.group(group);
+  return g.has_attr("state_json") ? parse_json(g, "state_json") : nlohmann::json();
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& path, const Checkpoint& ck) {
+  h5::write_atomically(path, [&](h5::File& f) {
+    h5::Group& root = f.root();
+    root.set_attr("format", kFormat);
+    root.set_attr("version", kVersion);
+    root.set_attr("arch_json", ck.arch.dump());
+    root.set_attr("epoch", ck.epoch);
+    root.set_attr("step", ck.step);
+    root.set_attr("world_size", int64_t(ck.world_size));
+    root.set_attr("config", ck.config);
+    root.set_attr("extra_json", ck.extra.dump());
+    write_arrays(root.create_group("model"), ck.model);
+    write_arrays(root.create_group("optimizer"), ck.optimizer);
+    root.create_group("rng").set_attr("state_json", ck.rng.dump());
+    root.create_group("scheduler").set_attr("state_json", ck.scheduler.dump());
+  });
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  h5::File f = h5::File::open(path);
+  const h5::Group& root = f.root();
+  // format and version are what make a file a checkpoint: never assumed.
+  if (!root.has_attr("format"))
+    throw DataError(path + ": expected root attribute format = \"" + kFormat +
+                    "\", found none (not a rampart checkpoint; a dataset?)");
+  std::string format = root.attr_string("format");
+  if (format != kFormat)
+    throw DataError(path + ": expected root attribute format = \"" + kFormat + "\", found \"" + format + "\"");
+  if (!root.has_attr("version"))
+    throw DataError(path + ": expected root attribute version = 1, found none");
+  int64_t version = root.attr_int("version");
+  if (version != kVersion)
+    throw DataError(path + ": expected checkpoint version " + std::to_string(kVersion) + ", found " +
+                    std::to_string(version) + (version > kVersion ? " (written by a newer rampart?)" : ""));
+  if (!root.has_attr("arch_json"))
+    throw DataError(path + ": missing root attribute arch_json (the model spec); cannot rebuild the model");
+
+  Checkpoint ck;
+  ck.arch = parse_json(root, "arch_json");
+  if (!ck.arch.is_array())
+    throw DataError(path + ": attribute 'arch_json': expected a JSON array of layers, found " +
+                    std::string(ck.arch.type_name()));
+  // Resume metadata: a reference file made by other tools may lack it.
+  if (root.has_attr("config")) ck.config = root.attr_string("config");
+  if (root.has_attr("epoch")) ck.epoch = root.attr_int("epoch");
+  if (root.has_attr("step")) ck.step = root.attr_int("step");
+  if (root.has_attr("world_size")) ck.world_size = int(root.attr_int("world_size"));
+  if (root.has_attr("extra_json")) ck.extra = parse_json(root, "extra_json");
+
+  if (!root.is_group("model")) throw DataError(path + ": missing group /model (the weights)");
+  ck.model = read_arrays(root.group("model"));
+  if (root.is_group("optimizer")) ck.optimizer = read_arrays(root.group("optimizer"));
+  ck.rng = optional_state(root, "rng");
+  ck.scheduler = optional_state(root, "scheduler");
+  return ck;
+}
+
+}  // namespace rampart

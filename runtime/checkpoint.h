@@ -1,0 +1,45 @@
+// Checkpoint I/O in the HDF5 layout of DESIGN.md: model weights, momentum,
+// every random and scheduler state needed to resume, and the resolved config.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/tensor.h"
+
+namespace rampart {
+
+struct NamedArray {
+  Shape shape;
+  std::vector<float> data;
+};
+
+struct Checkpoint {
+  nlohmann::json arch;            // model spec (JSON array), root attr arch_json
+  std::string config;             // resolved config text, root attr config
+  int64_t epoch = 0, step = 0;    // root attrs
+  int world_size = 1;             // root attr
+  std::vector<std::pair<std::string, NamedArray>> model;      // /model/<name>: "0.weight", "2.running_mean"
+  std::vector<std::pair<std::string, NamedArray>> optimizer;  // /optimizer/<name>: momentum, same names
+  nlohmann::json rng;             // /rng, string attr state_json
+  nlohmann::json scheduler;       // /scheduler, string attr state_json
+  nlohmann::json extra;           // root attr extra_json
+};
+
+// Atomic: a temporary file in the same folder is flushed, fsync'ed and renamed
+// over `path`, so `path` never holds a partial checkpoint. On failure the
+// temporary file is removed and IoError is thrown; an older file at `path` stays.
+// Arrays are float32, except "*.num_batches_tracked", stored as int64 like PyTorch's.
+void write_checkpoint(const std::string& path, const Checkpoint& ck);
+
+// MissingInput if absent; DataError unless attrs format == "rampart-checkpoint"
+// and version == 1, and for a missing arch_json or /model. epoch, step,
+// world_size, config, /optimizer, /rng, /scheduler and extra_json may be absent
+// (files written by other tools, such as tests/data/small_cnn_golden.h5): they
+// read as 0, 0, 1, "", empty, null, null, null. Arrays keep the stored order.
+Checkpoint read_checkpoint(const std::string& path);
+
+}  // namespace rampart
