@@ -1,0 +1,138 @@
+// Dataset: validation of the HDF5 layout, shard reads and the uint8 -> float conversion.
+#include <gtest/gtest.h>
+
+#include "runtime/data/dataset.h"
+#include "runtime/data/import.h"
+#include "runtime/io/h5.h"
+#include "tests/runtime/test_data_util.h"
+
+namespace rampart {
+namespace {
+
+using testing::expect_error;
+using testing::TempDir;
+
+// A dataset file written with the raw wrapper, so tests can break any part of it.
+struct Spec {
+  Shape images{6, 1, 2, 3};
+  Shape labels{6};
+  bool float_images = false;
+  bool with_images = true, with_labels = true, with_classes = true;
+  int classes = 10;
+  uint8_t bad_label = 0;  // nonzero: written as the last label
+};
+
+std::string make(const TempDir& dir, const std::string& name, const Spec& s) {
+  std::string path = dir / name;
+  h5::File f = h5::File::create(path);
+  std::vector<uint8_t> px(size_t(numel(s.images)));
+  for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 13);
+  if (s.with_images) {
+    if (s.float_images) f.root().write<float>("images", s.images, std::vector<float>(px.begin(), px.end()));
+    else f.root().write<uint8_t>("images", s.images, px);
+  }
+  std::vector<uint8_t> lab(size_t(numel(s.labels)));
+  for (size_t i = 0; i < lab.size(); ++i) lab[i] = uint8_t(i % 10);
+  if (s.bad_label) lab.back() = s.bad_label;
+  if (s.with_labels) f.root().write<uint8_t>("labels", s.labels, lab);
+  if (s.with_classes) f.root().set_attr("classes", int64_t(s.classes));
+  f.root().set_attr("source", "unit test");
+  return path;
+}
+
+TEST(DataDataset, OpensValidFileAndReadsShards) {
+  TempDir dir;
+  Dataset ds(make(dir, "ok.h5", {}));
+  EXPECT_EQ(ds.size(), 6);
+  EXPECT_EQ(ds.image_shape(), (Shape{1, 2, 3}));
+  EXPECT_EQ(ds.classes(), 10);
+  EXPECT_EQ(ds.source(), "unit test");
+  std::vector<uint8_t> img(3 * 6), lab(3);
+  ds.read_rows({5, 1, 2}, img.data(), lab.data());
+  const int64_t rows[] = {5, 1, 2};
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(lab[k], rows[k] % 10);
+    for (int j = 0; j < 6; ++j) EXPECT_EQ(img[k * 6 + j], uint8_t((rows[k] * 6 + j) * 13));
+  }
+  EXPECT_THROW(ds.read_rows({6}, img.data(), lab.data()), std::out_of_range);
+  EXPECT_THROW(ds.read_range(4, 7, img.data(), lab.data()), std::out_of_range);
+
+  Dataset limited(dir / "ok.h5", 4);
+  EXPECT_EQ(limited.size(), 4);
+  EXPECT_THROW(limited.read_range(0, 5, img.data(), lab.data()), std::out_of_range);
+}
+
+TEST(DataDataset, RejectsBrokenLayouts) {
+  TempDir dir;
+  Spec no_labels;
+  no_labels.with_labels = false;
+  expect_error([&] { Dataset(make(dir, "a.h5", no_labels)); }, kExitDataErr, {"a.h5", "missing dataset /labels"});
+  Spec no_images;
+  no_images.with_images = false;
+  expect_error([&] { Dataset(make(dir, "b.h5", no_images)); }, kExitDataErr, {"b.h5", "missing dataset /images"});
+  Spec rank3;
+  rank3.images = {6, 2, 3};
+  expect_error([&] { Dataset(make(dir, "c.h5", rank3)); }, kExitDataErr,
+               {"c.h5:/images", "expected uint8 [N, C, H, W]", "found uint8 [6, 2, 3]"});
+  Spec floats;
+  floats.float_images = true;
+  expect_error([&] { Dataset(make(dir, "d.h5", floats)); }, kExitDataErr,
+               {"d.h5:/images", "expected uint8 [N, C, H, W]", "found float32 [6, 1, 2, 3]"});
+  Spec mismatch;
+  mismatch.labels = {5};
+  expect_error([&] { Dataset(make(dir, "e.h5", mismatch)); }, kExitDataErr,
+               {"e.h5", "6 images", "5 labels", "expected the same N"});
+  Spec bad_label;
+  bad_label.bad_label = 10;
+  expect_error([&] { Dataset(make(dir, "f.h5", bad_label)); }, kExitDataErr,
+               {"f.h5", "/labels[5] = 10", "expected a label in [0, 10)"});
+  Spec no_classes;
+  no_classes.with_classes = false;
+  expect_error([&] { Dataset(make(dir, "g.h5", no_classes)); }, kExitDataErr, {"g.h5", "missing attribute 'classes'"});
+  Spec label_rank;
+  label_rank.labels = {6, 1};
+  expect_error([&] { Dataset(make(dir, "h.h5", label_rank)); }, kExitDataErr,
+               {"h.h5:/labels", "expected uint8 [N]", "found uint8 [6, 1]"});
+}
+
+TEST(DataDataset, RejectsMissingTruncatedAndRandomFiles) {
+  TempDir dir;
+  expect_error([&] { Dataset(dir / "absent.h5"); }, kExitNoInput, {"absent.h5", "no such file"});
+
+  std::string good = make(dir, "cut.h5", Spec{.images = {200, 1, 28, 28}, .labels = {200}});
+  testing::truncate_file(good, 0.5);
+  expect_error([&] { Dataset(dir / "cut.h5"); }, kExitDataErr,
+               {"cut.h5 is not a valid HDF5 file (truncated or corrupt?)"});
+
+  std::vector<unsigned char> noise(10000);
+  uint32_t x = 12345;
+  for (auto& b : noise) { x = x * 1664525u + 1013904223u; b = (unsigned char)(x >> 24); }
+  testing::write_bytes(dir / "noise.h5", noise, false);
+  expect_error([&] { Dataset(dir / "noise.h5"); }, kExitDataErr,
+               {"noise.h5 is not a valid HDF5 file (truncated or corrupt?)"});
+}
+
+TEST(DataDataset, ImagesToTensorIsChannelsLastInUnitRange) {
+  // 2 images, 3 channels, 2x2: value encodes (n, c, pixel).
+  const int64_t n = 2, c = 3, h = 2, w = 2;
+  std::vector<uint8_t> nchw(n * c * h * w);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < h * w; ++p) nchw[(b * c + ch) * h * w + p] = uint8_t(100 * b + 10 * ch + p);
+  Tensor t;
+  images_to_tensor(nchw.data(), n, c, h, w, t);
+  EXPECT_EQ(t.shape(), (Shape{n, c, h, w}));
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t p = 0; p < h * w; ++p)
+      for (int64_t ch = 0; ch < c; ++ch)
+        EXPECT_EQ(t[(b * h * w + p) * c + ch], float(100 * b + 10 * ch + p) / 255.f);
+  std::vector<uint8_t> gray{0, 255, 128, 1};
+  images_to_tensor(gray.data(), 1, 1, 2, 2, t);
+  EXPECT_EQ(t[0], 0.f);
+  EXPECT_EQ(t[1], 1.f);
+  EXPECT_EQ(t[2], 128.f / 255.f);
+  EXPECT_EQ(t[3], 1.f / 255.f);
+}
+
+}  // namespace
+}  // namespace rampart
