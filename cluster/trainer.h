@@ -1,0 +1,88 @@
+// The data-parallel PGD adversarial trainer: every rank attacks and trains on
+// its part of each global batch; gradients are averaged across ranks.
+// Works unchanged on one rank (the self communicator).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster/communicator.h"
+#include "runtime/attacks/attack.h"
+#include "runtime/data/dataset.h"
+#include "runtime/evaluate.h"
+
+namespace rampart {
+
+struct TrainConfig {
+  // Data
+  std::string data, test_data;
+  int64_t limit = 0;        // use the first `limit` training images (0: all)
+  int64_t eval_limit = 0;   // evaluate on the first `eval_limit` test images (0: all)
+  // Model and optimisation
+  std::string model = "small-cnn";
+  uint64_t seed = 0;
+  int epochs = 5;
+  int64_t batch = 128;      // global batch, split across ranks
+  double lr = 0.05;
+  std::string lr_schedule = "warmup-cosine";
+  double warmup = 0.1;
+  double momentum = 0.9, weight_decay = 5e-4;
+  // Training attack
+  std::string attack = "pgd";  // pgd, fgsm-rs, pgd-l2, none
+  float eps = 0.1f, alpha = 0.025f;
+  int steps = 7;
+  int early_stop_tau = -1;
+  // Final evaluation
+  int eval_steps = 20;
+  float eval_alpha = 0.01f;
+  int eval_restarts = 1;
+  bool eval_fgsm = true;
+  // Output and resumption
+  std::string out;             // folder for checkpoint.h5 and metrics.jsonl
+  bool resume = false;
+  int64_t checkpoint_every = 0;  // also write a checkpoint every N steps (0: per epoch only)
+  std::string config_text;     // the resolved configuration, stored in checkpoints
+  // Distributed
+  double timeout_s = 300;
+  double bucket_mb = 4;
+  // Logging
+  int log_every = 20;
+};
+
+// Per-step facts for progress bars and metrics (rank 0).
+struct StepInfo {
+  int epoch = 0;
+  int64_t step = 0, steps_total = 0, batch_in_epoch = 0, batches_per_epoch = 0;
+  double loss = 0, adv_accuracy = 0, lr = 0, seconds = 0, images_per_s = 0;
+  float eps = 0;
+  int attack_steps = 0;
+};
+
+// What the trainer reports as it goes. launch/ implements it (progress bar, metrics.jsonl).
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_start(const nlohmann::json& info) {}
+  virtual void on_step(const StepInfo& s) {}
+  virtual void on_epoch(const nlohmann::json& epoch_summary) {}
+  virtual void on_eval(const nlohmann::json& report) {}
+  virtual void on_message(const std::string& line) {}
+};
+
+// Set from a signal handler: stop at the next step boundary after a checkpoint.
+std::atomic<int>& stop_requested();
+
+// Trains; returns the final summary (clean, FGSM, PGD accuracies, throughput, cost).
+// Throws Interrupted (exit 75) after writing a checkpoint when stop_requested().
+nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& obs);
+
+// Evaluates the first n images of `set`: each rank its contiguous shard, counts
+// summed over ranks (every rank gets the totals). Random starts are keyed by the
+// image index, so the answer does not depend on the number of ranks.
+EvalCounts evaluate_shard(Model& model, const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
+                          uint64_t seed, int64_t batch, Communicator& comm);
+
+}  // namespace rampart

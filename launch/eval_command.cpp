@@ -1,0 +1,83 @@
+// rampart eval: clean and robust accuracy of a checkpoint on a dataset.
+#include <iostream>
+
+#include "cluster/communicator_factory.h"
+#include "cluster/trainer.h"
+#include "cluster/world.h"
+#include "launch/commands.h"
+#include "launch/options.h"
+#include "launch/report.h"
+#include "runtime/checkpoint.h"
+#include "runtime/errors.h"
+#include "runtime/model_state.h"
+
+namespace rampart {
+
+int run_eval(const std::vector<std::string>& args) {
+  po::options_description desc("rampart eval: clean and robust accuracy of a checkpoint");
+  desc.add_options()
+      ("help,h", "this help")
+      ("config", po::value<std::string>(), "INI file of key = value lines; keys are these flag names")
+      ("checkpoint", po::value<std::string>(), "checkpoint.h5 written by rampart train")
+      ("data", po::value<std::string>(), "test set (HDF5, made by rampart data import)")
+      ("attack", po::value<std::string>()->default_value("all"), "pgd, fgsm, fgsm-rs, pgd-l2, none, or all (fgsm and pgd)")
+      ("eps", po::value<float>()->default_value(0.1f), "attack radius")
+      ("steps", po::value<int>()->default_value(20), "PGD steps")
+      ("alpha", po::value<float>()->default_value(0.f), "PGD step size (0: 2.5 * eps / steps)")
+      ("restarts", po::value<int>()->default_value(1), "PGD restarts (random starts)")
+      ("limit", po::value<int64_t>()->default_value(0), "first N images only (0: all)")
+      ("batch", po::value<int64_t>()->default_value(256), "evaluation batch per rank")
+      ("seed", po::value<uint64_t>()->default_value(0), "seed of the random starts")
+      ("backend", po::value<std::string>()->default_value("auto"), "communicator: auto, mpi or self")
+      ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: cores / ranks on the node)")
+      ("timeout", po::value<double>()->default_value(300), "seconds a collective may stall")
+      ("json", po::bool_switch(), "print the result as one JSON object");
+  po::variables_map vm;
+  if (!parse_options("eval", args, desc, vm)) { std::cout << desc << "\n"; return 0; }
+  require(vm, "eval", "checkpoint");
+  require(vm, "eval", "data");
+  const float eps = vm["eps"].as<float>();
+  const int steps = vm["steps"].as<int>();
+  float alpha = vm["alpha"].as<float>();
+  if (alpha == 0 && steps > 0) alpha = 2.5f * eps / float(steps);
+  const std::string which = vm["attack"].as<std::string>();
+  std::vector<AttackConfig> attacks;
+  if (which == "fgsm" || which == "all") attacks.push_back(fgsm_config(eps));
+  if (which == "fgsm-rs") attacks.push_back(fgsm_rs_config(eps));
+  if (which == "pgd" || which == "all") attacks.push_back(pgd_config(eps, alpha, steps, vm["restarts"].as<int>()));
+  if (which == "pgd-l2") {
+    AttackConfig a = pgd_config(eps, alpha, steps, vm["restarts"].as<int>());
+    a.norm = Norm::kL2;
+    a.name = "pgd-l2";
+    attacks.push_back(a);
+  }
+  if (attacks.empty() && which != "none")
+    throw ConfigError("attack: expected pgd, fgsm, fgsm-rs, pgd-l2, none or all, found \"" + which + "\"");
+  for (auto& a : attacks) validate(a, "eval --attack " + a.name);
+
+  World world = detect_world();
+  auto comm = make_communicator(world, vm["backend"].as<std::string>(), vm["timeout"].as<double>());
+  setup_cpu(world.local_size, vm["threads"].as<int>());
+  const int64_t limit = vm["limit"].as<int64_t>();
+  Dataset set(vm["data"].as<std::string>(), limit > 0 ? limit : -1);
+  Checkpoint ck = read_checkpoint(vm["checkpoint"].as<std::string>());
+  Model model = model_from_checkpoint(ck, set.image_shape());
+  EvalCounts c = evaluate_shard(model, set, set.size(), attacks, vm["seed"].as<uint64_t>(),
+                                vm["batch"].as<int64_t>(), *comm);
+  nlohmann::json r = eval_report(c, attacks);
+  r["eps"] = eps;
+  r["steps"] = steps;
+  r["alpha"] = alpha;
+  r["restarts"] = vm["restarts"].as<int>();
+  if (comm->rank() == 0) {
+    if (vm["json"].as<bool>()) std::cout << r.dump() << std::endl;
+    else print_summary(r, stdout);
+  }
+  return 0;
+}
+
+int run_plan(const std::vector<std::string>& args) {
+  throw UsageError("plan: not available in this build yet");
+}
+
+}  // namespace rampart

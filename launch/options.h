@@ -1,0 +1,31 @@
+// Command-line and INI-config parsing shared by the subcommands.
+// Flags and config keys have the same names; flags override the config file.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+namespace rampart {
+
+namespace po = boost::program_options;
+
+// Parses args (after the subcommand) with desc, then the --config file if the
+// description has one and it was given. Throws UsageError (64) for unknown flags
+// or bad values, MissingInput (66) for a missing config file, ConfigError (78)
+// for an unknown key or bad value in it. Returns false when --help was asked.
+bool parse_options(const std::string& command, const std::vector<std::string>& args,
+                   const po::options_description& desc, po::variables_map& vm);
+
+// The resolved configuration as "key = value" lines, sorted (stored in checkpoints).
+std::string resolved_config(const po::variables_map& vm);
+
+// Throws UsageError "<command>: --<name> is required" unless the option is set.
+void require(const po::variables_map& vm, const std::string& command, const std::string& name);
+
+// Process-wide CPU set-up: OpenMP threads for this rank (cores available / ranks
+// on the node unless OMP_NUM_THREADS is set), denormals flushed to zero, and a
+// malloc that keeps large buffers instead of returning them to the kernel each step.
+int setup_cpu(int local_size, int threads_flag);
+
+}  // namespace rampart

@@ -1,0 +1,153 @@
+// rampart train: PGD adversarial training on one rank or across MPI ranks.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cluster/communicator_factory.h"
+#include "cluster/trainer.h"
+#include "cluster/world.h"
+#include "launch/commands.h"
+#include "launch/console.h"
+#include "launch/options.h"
+#include "launch/report.h"
+#include "runtime/errors.h"
+
+namespace rampart {
+
+po::options_description train_options() {
+  po::options_description desc("rampart train: PGD adversarial training (flags override --config)");
+  desc.add_options()
+      ("help,h", "this help")
+      ("config", po::value<std::string>(), "INI file of key = value lines; keys are these flag names")
+      ("data", po::value<std::string>(), "training set (HDF5, made by rampart data import)")
+      ("test-data", po::value<std::string>(), "test set for the final evaluation (HDF5)")
+      ("out", po::value<std::string>(), "output folder: checkpoint.h5, metrics.jsonl, summary.json")
+      ("model", po::value<std::string>()->default_value("small-cnn"), "named model (small-cnn, small-cnn-bn, mlp) or a JSON list of layers")
+      ("seed", po::value<uint64_t>()->default_value(0), "seed of initialisation, data order and random starts")
+      ("epochs", po::value<int>()->default_value(5), "epochs")
+      ("batch", po::value<int64_t>()->default_value(128), "global batch size, split across ranks")
+      ("limit", po::value<int64_t>()->default_value(0), "train on the first N images only (0: all)")
+      ("lr", po::value<double>()->default_value(0.05), "peak learning rate")
+      ("lr-schedule", po::value<std::string>()->default_value("warmup-cosine"), "constant, step, cosine or warmup-cosine")
+      ("warmup", po::value<double>()->default_value(0.1), "fraction of all steps for linear warm-up (warmup-cosine)")
+      ("momentum", po::value<double>()->default_value(0.9), "SGD momentum")
+      ("weight-decay", po::value<double>()->default_value(5e-4), "SGD weight decay")
+      ("attack", po::value<std::string>()->default_value("pgd"), "training attack: pgd, fgsm-rs, fgsm, pgd-l2 or none")
+      ("eps", po::value<float>()->default_value(0.1f), "attack radius (L-inf unless pgd-l2), pixels in [0,1]")
+      ("alpha", po::value<float>()->default_value(0.025f), "attack step size")
+      ("steps", po::value<int>()->default_value(7), "attack steps K")
+      ("early-stop-tau", po::value<int>()->default_value(-1), "stop attacking an example tau steps after it is misclassified (-1: off)")
+      ("eval-steps", po::value<int>()->default_value(20), "PGD steps of the final evaluation")
+      ("eval-alpha", po::value<float>()->default_value(0.01f), "PGD step size of the final evaluation")
+      ("eval-restarts", po::value<int>()->default_value(1), "PGD restarts of the final evaluation")
+      ("eval-limit", po::value<int64_t>()->default_value(0), "evaluate on the first N test images (0: all)")
+      ("eval-fgsm", po::value<bool>()->default_value(true), "also evaluate FGSM (for the gradient-masking check)")
+      ("resume", po::bool_switch(), "continue from <out>/checkpoint.h5 if it exists")
+      ("checkpoint-every", po::value<int64_t>()->default_value(0), "also checkpoint every N steps (0: every epoch)")
+      ("backend", po::value<std::string>()->default_value("auto"), "communicator: auto, mpi or self")
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu (cuda: see README)")
+      ("timeout", po::value<double>()->default_value(300), "seconds a collective may stall before the job is ended")
+      ("bucket-mb", po::value<double>()->default_value(4), "gradient all-reduce bucket size in MiB")
+      ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: cores / ranks on the node)")
+      ("log-every", po::value<int>()->default_value(20), "steps between progress lines and metrics")
+      ("log-level", po::value<std::string>()->default_value("info"), "error, warn, info or debug")
+      ("json", po::bool_switch(), "print the final result as one JSON object on standard output");
+  return desc;
+}
+
+TrainConfig train_config(const po::variables_map& vm) {
+  TrainConfig c;
+  c.data = vm["data"].as<std::string>();
+  if (vm.count("test-data")) c.test_data = vm["test-data"].as<std::string>();
+  if (vm.count("out")) c.out = vm["out"].as<std::string>();
+  c.model = vm["model"].as<std::string>();
+  c.seed = vm["seed"].as<uint64_t>();
+  c.epochs = vm["epochs"].as<int>();
+  c.batch = vm["batch"].as<int64_t>();
+  c.limit = vm["limit"].as<int64_t>();
+  c.lr = vm["lr"].as<double>();
+  c.lr_schedule = vm["lr-schedule"].as<std::string>();
+  c.warmup = vm["warmup"].as<double>();
+  c.momentum = vm["momentum"].as<double>();
+  c.weight_decay = vm["weight-decay"].as<double>();
+  c.attack = vm["attack"].as<std::string>();
+  c.eps = vm["eps"].as<float>();
+  c.alpha = vm["alpha"].as<float>();
+  c.steps = vm["steps"].as<int>();
+  c.early_stop_tau = vm["early-stop-tau"].as<int>();
+  c.eval_steps = vm["eval-steps"].as<int>();
+  c.eval_alpha = vm["eval-alpha"].as<float>();
+  c.eval_restarts = vm["eval-restarts"].as<int>();
+  c.eval_limit = vm["eval-limit"].as<int64_t>();
+  c.eval_fgsm = vm["eval-fgsm"].as<bool>();
+  c.resume = vm["resume"].as<bool>();
+  c.checkpoint_every = vm["checkpoint-every"].as<int64_t>();
+  c.timeout_s = vm["timeout"].as<double>();
+  c.bucket_mb = vm["bucket-mb"].as<double>();
+  c.log_every = vm["log-every"].as<int>();
+  c.config_text = resolved_config(vm);
+  if (c.batch < 1) throw ConfigError("batch must be >= 1, found " + std::to_string(c.batch));
+  if (c.limit < 0) throw ConfigError("limit must be >= 0, found " + std::to_string(c.limit));
+  if (!(c.timeout_s > 0)) throw ConfigError("timeout must be > 0 seconds, found " + std::to_string(c.timeout_s));
+  if (!(c.bucket_mb > 0)) throw ConfigError("bucket-mb must be > 0, found " + std::to_string(c.bucket_mb));
+  if (c.warmup < 0 || c.warmup >= 1) throw ConfigError("warmup must be in [0, 1), found " + std::to_string(c.warmup));
+  if (c.momentum < 0 || c.momentum >= 1) throw ConfigError("momentum must be in [0, 1), found " + std::to_string(c.momentum));
+  if (c.weight_decay < 0) throw ConfigError("weight-decay must be >= 0, found " + std::to_string(c.weight_decay));
+  return c;
+}
+
+int run_train(const std::vector<std::string>& args) {
+  po::options_description desc = train_options();
+  po::variables_map vm;
+  if (!parse_options("train", args, desc, vm)) { std::cout << desc << "\n"; return 0; }
+  require(vm, "train", "data");
+  if (vm["device"].as<std::string>() != "cpu")
+    throw ConfigError("device: the training loop runs on \"cpu\"; found \"" + vm["device"].as<std::string>() +
+                      "\" (the CUDA kernels are built and tested, but not yet wired into training: see README)");
+  TrainConfig cfg = train_config(vm);
+  const bool json = vm["json"].as<bool>();
+  LogLevel level = parse_log_level(vm["log-level"].as<std::string>());
+
+  World world = detect_world();
+  auto comm = make_communicator(world, vm["backend"].as<std::string>(), cfg.timeout_s);
+  setup_cpu(world.local_size, vm["threads"].as<int>());
+  install_stop_signals();
+  const bool lead = comm->rank() == 0;
+  try {
+    if (!cfg.out.empty() && lead) {
+      std::error_code ec;
+      std::filesystem::create_directories(cfg.out, ec);
+      if (ec) throw IoError("cannot create --out folder " + cfg.out + ": " + ec.message());
+    }
+    comm->barrier();
+    Console console(lead, level, cfg.out.empty() ? "" : cfg.out + "/metrics.jsonl", cfg.resume);
+    nlohmann::json summary = train(cfg, *comm, console);
+    if (lead) {
+      if (!cfg.out.empty()) write_json_file(cfg.out + "/summary.json", summary);
+      if (json) std::cout << summary.dump() << std::endl;
+      else print_summary(summary, stdout);
+    }
+    comm->barrier();
+    return 0;
+  } catch (const Interrupted& e) {
+    if (lead) std::fprintf(stderr, "rampart train: %s\n", e.what());
+    return e.code();
+  } catch (const Error& e) {
+    // One rank's error must not leave the others waiting in a collective.
+    if (comm->size() > 1) {
+      std::fprintf(stderr, "rampart train: rank %d: error: %s\n", comm->rank(), e.what());
+      std::fflush(stderr);
+      comm->abort(e.code());
+    }
+    throw;
+  } catch (const std::exception& e) {
+    if (comm->size() > 1) {
+      std::fprintf(stderr, "rampart train: rank %d: error: %s\n", comm->rank(), e.what());
+      std::fflush(stderr);
+      comm->abort(kExitFailure);
+    }
+    throw;
+  }
+}
+
+}  // namespace rampart

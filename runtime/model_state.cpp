@@ -1,0 +1,67 @@
+// Model <-> checkpoint (see model_state.h).
+#include "runtime/model_state.h"
+
+#include <cstring>
+#include <map>
+
+#include "runtime/errors.h"
+
+namespace rampart {
+namespace {
+
+NamedArray copy_of(const Shape& shape, const float* data) {
+  NamedArray a;
+  a.shape = shape;
+  a.data.assign(data, data + numel(shape));
+  return a;
+}
+
+void load_into(const std::map<std::string, const NamedArray*>& arrays, const std::string& group,
+               const std::string& name, const Shape& shape, float* dst) {
+  auto it = arrays.find(name);
+  if (it == arrays.end())
+    throw DataError("checkpoint: missing /" + group + "/" + name + " " + shape_str(shape) +
+                    "; the checkpoint does not belong to this model");
+  const NamedArray& a = *it->second;
+  if (numel(a.shape) != numel(shape) || int64_t(a.data.size()) != numel(shape))
+    throw DataError("checkpoint: /" + group + "/" + name + " has shape " + shape_str(a.shape) + ", expected " +
+                    shape_str(shape));
+  std::memcpy(dst, a.data.data(), a.data.size() * sizeof(float));
+}
+
+std::map<std::string, const NamedArray*> index(const std::vector<std::pair<std::string, NamedArray>>& v) {
+  std::map<std::string, const NamedArray*> m;
+  for (auto& [k, a] : v) m[k] = &a;
+  return m;
+}
+
+}  // namespace
+
+void store_model(const Model& model, const Sgd* sgd, Checkpoint& ck) {
+  Model& m = const_cast<Model&>(model);  // views are read only here
+  ck.arch = model.spec();
+  ck.model.clear();
+  ck.optimizer.clear();
+  for (auto& p : m.params()) ck.model.push_back({p.name, copy_of(p.shape, p.value)});
+  for (auto& b : m.buffers()) ck.model.push_back({b.name, copy_of(b.shape, b.value)});
+  if (sgd)
+    for (auto& p : m.params()) ck.optimizer.push_back({p.name, copy_of(p.shape, sgd->momentum() + p.offset)});
+}
+
+void load_model(const Checkpoint& ck, Model& model, Sgd* sgd) {
+  auto arrays = index(ck.model);
+  for (auto& p : model.params()) load_into(arrays, "model", p.name, p.shape, p.value);
+  for (auto& b : model.buffers()) load_into(arrays, "model", b.name, b.shape, b.value);
+  if (sgd) {
+    auto mom = index(ck.optimizer);
+    for (auto& p : model.params()) load_into(mom, "optimizer", p.name, p.shape, sgd->momentum() + p.offset);
+  }
+}
+
+Model model_from_checkpoint(const Checkpoint& ck, const Shape& input) {
+  Model m(ck.arch, input);
+  load_model(ck, m, nullptr);
+  return m;
+}
+
+}  // namespace rampart
