@@ -89,22 +89,22 @@ class IdxFile {
     return got;
   }
 
-  uint32_t read_header(uint32_t want_magic, int ndims, const char* what, uint32_t* dims) {
+  // The magic comes first and alone, so a wrong file is named as such even when it is short.
+  void read_header(uint32_t want_magic, int ndims, const char* what, uint32_t* dims) {
+    auto be32 = [](const unsigned char* p) {
+      return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+    };
+    const int64_t need = 4 + 4 * int64_t(ndims);
     unsigned char h[16];
-    int64_t need = 4 + 4 * int64_t(ndims);
-    int64_t got = read(h, need);
+    int64_t got = read(h, 4);
+    if (got == 4 && be32(h) != want_magic)
+      throw DataError(name() + ": expected IDX magic " + hex32(want_magic) + " (uint8, " + std::to_string(ndims) +
+                      (ndims == 1 ? " dim" : " dims") + ") for " + what + ", found " + describe_magic(be32(h)));
+    if (got == 4) got += read(h + 4, need - 4);
     if (got < need)
       throw DataError(name() + ": expected a " + std::to_string(need) + "-byte IDX header for " + what +
                       ", found " + std::to_string(got) + " bytes (truncated?)");
-    auto be32 = [&](int i) {
-      return uint32_t(h[i]) << 24 | uint32_t(h[i + 1]) << 16 | uint32_t(h[i + 2]) << 8 | uint32_t(h[i + 3]);
-    };
-    uint32_t magic = be32(0);
-    if (magic != want_magic)
-      throw DataError(name() + ": expected IDX magic " + hex32(want_magic) + " (uint8, " + std::to_string(ndims) +
-                      (ndims == 1 ? " dim" : " dims") + ") for " + what + ", found " + describe_magic(magic));
-    for (int d = 0; d < ndims; ++d) dims[d] = be32(4 + 4 * d);
-    return magic;
+    for (int d = 0; d < ndims; ++d) dims[d] = be32(h + 4 + 4 * d);
   }
 
   void read_body(std::vector<uint8_t>& out, int64_t bytes, const std::string& what_for) {

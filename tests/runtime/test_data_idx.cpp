@@ -68,7 +68,7 @@ TEST_P(IdxImport, RoundTripThroughHdf5) {
   EXPECT_EQ(std::vector<unsigned char>(lab.begin(), lab.end()), labels);
 }
 
-INSTANTIATE_TEST_SUITE_P(PlainAndGzip, IdxImport, ::testing::Values(false, true),
+INSTANTIATE_TEST_SUITE_P(Idx, IdxImport, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "gzip" : "plain"; });
 
 TEST(IdxImportClasses, CountFollowsLabelsOrIsChecked) {
