@@ -1,0 +1,263 @@
+// oneDNN convolution primitives, cached per input shape; see conv_dnnl.h.
+// After the first call at a shape nothing is allocated: the argument maps and
+// memory objects are built once, and each call only swaps data pointers.
+#include "kernels/cpu/conv_dnnl.h"
+
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/cpu/dnnl_context.h"
+
+namespace rampart::kernels::cpu {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+// Weights in the primitive's format, refreshed from the user's oihw weights
+// only when their generation moved on.
+struct PackedWeights {
+  memory user, packed;   // packed == user when oneDNN wants plain oihw
+  dnnl::reorder to_packed;
+  bool needs_reorder = false;
+  uint64_t gen = 0;      // generation of the user weights held in packed
+
+  void init(const memory::desc& user_md, const memory::desc& want) {
+    auto& eng = dnnl_engine();
+    user = memory(user_md, eng, DNNL_MEMORY_NONE);
+    needs_reorder = want != user_md;
+    if (needs_reorder) {
+      packed = memory(want, eng);
+      to_packed = dnnl::reorder(user, packed);
+    } else {
+      packed = user;
+    }
+  }
+  // Returns true when a reorder ran.
+  bool refresh(const float* w, uint64_t w_gen) {
+    user.set_data_handle(const_cast<float*>(w));
+    if (!needs_reorder || gen == w_gen) return false;
+    to_packed.execute(dnnl_stream(), user, packed);
+    gen = w_gen;
+    return true;
+  }
+};
+
+struct Fwd {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  memory src, b, dst, scratch;
+  PackedWeights w;
+  std::unordered_map<int, memory> args;
+};
+
+struct BwdData {
+  dnnl::convolution_backward_data::primitive_desc pd;
+  dnnl::convolution_backward_data prim;
+  memory ddst, dsrc, scratch;
+  PackedWeights w;
+  std::unordered_map<int, memory> args;
+};
+
+struct BwdWeights {
+  dnnl::convolution_backward_weights::primitive_desc pd;
+  dnnl::convolution_backward_weights prim;
+  memory src, ddst, dw, db, scratch;
+  memory user_dw;  // == dw when oneDNN writes plain oihw
+  dnnl::reorder dw_to_user;
+  bool needs_reorder = false;
+  std::unordered_map<int, memory> args;
+};
+
+struct Entry {
+  std::unique_ptr<Fwd> fwd;
+  std::unique_ptr<BwdData> bwd_data;
+  std::unique_ptr<BwdWeights> bwd_weights;
+};
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+}  // namespace
+
+struct ConvDnnl::Impl {
+  ConvGeometry g;
+  std::map<std::tuple<int, int, int>, Entry> cache;
+  std::tuple<int, int, int> last_key{-1, -1, -1};
+  Entry* last = nullptr;
+  // A copy of the weights last seen, to tell whether they changed. Comparing
+  // 4*oc*ic*kh*kw bytes costs microseconds and needs no cooperation from the
+  // optimizer, unlike a version counter.
+  std::vector<float> w_seen;
+  const float* w_seen_ptr = nullptr;
+  uint64_t w_gen = 0;
+  long reorders = 0;
+
+  memory::dims strides() const { return {g.sh, g.sw}; }
+  memory::dims pad() const { return {g.ph, g.pw}; }
+  memory::desc src_md(int n, int ih, int iw) const { return {{n, g.ic, ih, iw}, dt::f32, tag::nhwc}; }
+  memory::desc dst_md(int n, int ih, int iw) const {
+    return {{n, g.oc, g.out_h(ih), g.out_w(iw)}, dt::f32, tag::nhwc};
+  }
+  memory::desc w_md(tag t) const { return {{g.oc, g.ic, g.kh, g.kw}, dt::f32, t}; }
+  memory::desc b_md() const { return g.bias ? memory::desc({g.oc}, dt::f32, tag::x) : memory::desc(); }
+
+  uint64_t weights_generation(const float* w) {
+    size_t count = size_t(g.oc) * g.ic * g.kh * g.kw;
+    if (w != w_seen_ptr || std::memcmp(w, w_seen.data(), count * sizeof(float)) != 0) {
+      w_seen.assign(w, w + count);
+      w_seen_ptr = w;
+      ++w_gen;
+    }
+    return w_gen;
+  }
+
+  Entry& entry(int n, int ih, int iw) {
+    auto key = std::make_tuple(n, ih, iw);
+    if (last && key == last_key) return *last;
+    if (g.out_h(ih) <= 0 || g.out_w(iw) <= 0)
+      throw std::invalid_argument("ConvDnnl: input " + std::to_string(ih) + "x" + std::to_string(iw) +
+                                  " is smaller than the kernel");
+    last = &cache[key];
+    last_key = key;
+    return *last;
+  }
+
+  Fwd& fwd(int n, int ih, int iw) {
+    Entry& e = entry(n, ih, iw);
+    if (e.fwd) return *e.fwd;
+    auto& eng = dnnl_engine();
+    auto f = std::make_unique<Fwd>();
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
+                                      dnnl::algorithm::convolution_direct, src_md(n, ih, iw),
+                                      w_md(tag::any), b_md(), dst_md(n, ih, iw), strides(), pad(), pad());
+    f->pd = dnnl::convolution_forward::primitive_desc(d, user_scratchpad(), eng);
+    f->prim = dnnl::convolution_forward(f->pd);
+    f->src = memory(f->pd.src_desc(), eng, DNNL_MEMORY_NONE);
+    f->dst = memory(f->pd.dst_desc(), eng, DNNL_MEMORY_NONE);
+    f->scratch = memory(f->pd.scratchpad_desc(), eng);
+    f->w.init(w_md(tag::oihw), f->pd.weights_desc());
+    f->args = {{DNNL_ARG_SRC, f->src}, {DNNL_ARG_WEIGHTS, f->w.packed}, {DNNL_ARG_DST, f->dst},
+               {DNNL_ARG_SCRATCHPAD, f->scratch}};
+    if (g.bias) {
+      f->b = memory(f->pd.bias_desc(), eng, DNNL_MEMORY_NONE);
+      f->args[DNNL_ARG_BIAS] = f->b;
+    }
+    e.fwd = std::move(f);
+    return *e.fwd;
+  }
+
+  BwdData& bwd_data(int n, int ih, int iw) {
+    Entry& e = entry(n, ih, iw);
+    if (e.bwd_data) return *e.bwd_data;
+    auto& hint = fwd(n, ih, iw).pd;
+    auto& eng = dnnl_engine();
+    auto b = std::make_unique<BwdData>();
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src_md(n, ih, iw),
+                                            w_md(tag::any), dst_md(n, ih, iw), strides(), pad(), pad());
+    b->pd = dnnl::convolution_backward_data::primitive_desc(d, user_scratchpad(), eng, hint);
+    b->prim = dnnl::convolution_backward_data(b->pd);
+    b->ddst = memory(b->pd.diff_dst_desc(), eng, DNNL_MEMORY_NONE);
+    b->dsrc = memory(b->pd.diff_src_desc(), eng, DNNL_MEMORY_NONE);
+    b->scratch = memory(b->pd.scratchpad_desc(), eng);
+    b->w.init(w_md(tag::oihw), b->pd.weights_desc());
+    b->args = {{DNNL_ARG_DIFF_DST, b->ddst}, {DNNL_ARG_WEIGHTS, b->w.packed},
+               {DNNL_ARG_DIFF_SRC, b->dsrc}, {DNNL_ARG_SCRATCHPAD, b->scratch}};
+    e.bwd_data = std::move(b);
+    return *e.bwd_data;
+  }
+
+  BwdWeights& bwd_weights(int n, int ih, int iw) {
+    Entry& e = entry(n, ih, iw);
+    if (e.bwd_weights) return *e.bwd_weights;
+    auto& hint = fwd(n, ih, iw).pd;
+    auto& eng = dnnl_engine();
+    auto b = std::make_unique<BwdWeights>();
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, src_md(n, ih, iw),
+                                               w_md(tag::any), b_md(), dst_md(n, ih, iw), strides(),
+                                               pad(), pad());
+    b->pd = dnnl::convolution_backward_weights::primitive_desc(d, user_scratchpad(), eng, hint);
+    b->prim = dnnl::convolution_backward_weights(b->pd);
+    b->src = memory(b->pd.src_desc(), eng, DNNL_MEMORY_NONE);
+    b->ddst = memory(b->pd.diff_dst_desc(), eng, DNNL_MEMORY_NONE);
+    b->scratch = memory(b->pd.scratchpad_desc(), eng);
+    b->user_dw = memory(w_md(tag::oihw), eng, DNNL_MEMORY_NONE);
+    b->needs_reorder = b->pd.diff_weights_desc() != w_md(tag::oihw);
+    if (b->needs_reorder) {
+      b->dw = memory(b->pd.diff_weights_desc(), eng);
+      b->dw_to_user = dnnl::reorder(b->dw, b->user_dw);
+    } else {
+      b->dw = b->user_dw;
+    }
+    b->args = {{DNNL_ARG_SRC, b->src}, {DNNL_ARG_DIFF_DST, b->ddst},
+               {DNNL_ARG_DIFF_WEIGHTS, b->dw}, {DNNL_ARG_SCRATCHPAD, b->scratch}};
+    if (g.bias) {
+      b->db = memory(b->pd.diff_bias_desc(), eng, DNNL_MEMORY_NONE);
+      b->args[DNNL_ARG_DIFF_BIAS] = b->db;
+    }
+    e.bwd_weights = std::move(b);
+    return *e.bwd_weights;
+  }
+};
+
+ConvDnnl::ConvDnnl(const ConvGeometry& g) : impl_(std::make_unique<Impl>()) {
+  if (g.ic <= 0 || g.oc <= 0 || g.kh <= 0 || g.kw <= 0 || g.sh <= 0 || g.sw <= 0 || g.ph < 0 || g.pw < 0)
+    throw std::invalid_argument("ConvDnnl: invalid geometry");
+  impl_->g = g;
+}
+
+ConvDnnl::~ConvDnnl() = default;
+
+void ConvDnnl::forward(int n, int ih, int iw, const float* src, const float* w, const float* b,
+                       float* dst) {
+  Fwd& f = impl_->fwd(n, ih, iw);
+  if (f.w.refresh(w, impl_->weights_generation(w))) ++impl_->reorders;
+  f.src.set_data_handle(const_cast<float*>(src));
+  f.dst.set_data_handle(dst);
+  if (impl_->g.bias) f.b.set_data_handle(const_cast<float*>(b));
+  f.prim.execute(dnnl_stream(), f.args);
+  dnnl_stream().wait();
+}
+
+void ConvDnnl::backward_data(int n, int ih, int iw, const float* ddst, const float* w, float* dsrc) {
+  BwdData& b = impl_->bwd_data(n, ih, iw);
+  if (b.w.refresh(w, impl_->weights_generation(w))) ++impl_->reorders;
+  b.ddst.set_data_handle(const_cast<float*>(ddst));
+  b.dsrc.set_data_handle(dsrc);
+  b.prim.execute(dnnl_stream(), b.args);
+  dnnl_stream().wait();
+}
+
+void ConvDnnl::backward_weights(int n, int ih, int iw, const float* src, const float* ddst, float* dw,
+                                float* db) {
+  BwdWeights& b = impl_->bwd_weights(n, ih, iw);
+  b.src.set_data_handle(const_cast<float*>(src));
+  b.ddst.set_data_handle(const_cast<float*>(ddst));
+  b.user_dw.set_data_handle(dw);
+  if (impl_->g.bias) {
+    if (!db) throw std::invalid_argument("ConvDnnl::backward_weights: the bias gradient pointer is null");
+    b.db.set_data_handle(db);
+  }
+  b.prim.execute(dnnl_stream(), b.args);
+  if (b.needs_reorder) b.dw_to_user.execute(dnnl_stream(), b.dw, b.user_dw);
+  dnnl_stream().wait();
+}
+
+std::string ConvDnnl::impl_info(int n, int ih, int iw) {
+  return "fwd " + std::string(impl_->fwd(n, ih, iw).pd.impl_info_str()) + ", bwd_data " +
+         impl_->bwd_data(n, ih, iw).pd.impl_info_str() + ", bwd_weights " +
+         impl_->bwd_weights(n, ih, iw).pd.impl_info_str();
+}
+
+long ConvDnnl::weight_reorders() const { return impl_->reorders; }
+
+}  // namespace rampart::kernels::cpu

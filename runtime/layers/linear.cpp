@@ -1,0 +1,81 @@
+// linear on sgemm (kernels/cpu/gemm.*): y = x W^T + b, dx = dy W, dW = dy^T x, db = sum dy.
+#include "runtime/layers/linear.h"
+
+#include <cmath>
+
+#include "kernels/cpu/eltwise.h"
+#include "kernels/cpu/gemm.h"
+#include "runtime/layers/layer_util.h"
+#include "runtime/layers/spec_fields.h"
+
+namespace rampart {
+
+namespace cpu = kernels::cpu;
+
+Linear::Linear(int index, int in_features, int out_features, bool bias)
+    : index_(index), in_(in_features), out_(out_features), has_bias_(bias) {}
+
+std::unique_ptr<Layer> Linear::from_spec(const nlohmann::json& spec, int index) {
+  SpecFields f(spec, index, "linear", {"in_features", "out_features", "bias"});
+  int in = f.positive_int("in_features");
+  int out = f.positive_int("out_features");
+  return std::make_unique<Linear>(index, in, out, f.bool_or("bias", true));
+}
+
+nlohmann::json Linear::spec() const {
+  return {{"type", "linear"}, {"in_features", in_}, {"out_features", out_}, {"bias", has_bias_}};
+}
+
+Shape Linear::output_shape(const Shape& in) const {
+  if (in.size() != 2)
+    layer_error(index_, "linear",
+                "expected an input [N, features], found " + shape_str(in) +
+                    (in.size() == 4 ? " (add a flatten layer before it)" : ""));
+  if (in[1] != in_)
+    layer_error(index_, "linear", "in_features is " + std::to_string(in_) + " but the input has " +
+                                      std::to_string(in[1]) + " features (input " + shape_str(in) + ")");
+  return {in[0], out_};
+}
+
+std::vector<std::pair<std::string, Shape>> Linear::param_shapes() const {
+  std::vector<std::pair<std::string, Shape>> p = {{"weight", {out_, in_}}};
+  if (has_bias_) p.push_back({"bias", {out_}});
+  return p;
+}
+
+void Linear::bind_params(std::vector<ParamView*> params) {
+  weight_ = params.at(0);
+  bias_ = has_bias_ ? params.at(1) : nullptr;
+}
+
+void Linear::reset_parameters(Rng& rng) {
+  float bound = 1.0f / std::sqrt(float(in_));
+  uniform_init(weight_->value, weight_->size(), bound, rng);
+  if (bias_) uniform_init(bias_->value, bias_->size(), bound, rng);
+}
+
+void Linear::forward(const Tensor& x, Tensor& y, Mode) {
+  if (x.ndim() != 2 || x.dim(1) != in_) output_shape(x.shape());  // throws with the reason
+  int n = int(x.dim(0));
+  ensure_shape(y, n, out_);
+  // The bias is broadcast into y first so that the GEMM adds onto it (beta = 1).
+  if (bias_) cpu::broadcast_rows(bias_->value, y.data(), n, out_);
+  cpu::sgemm(false, true, n, out_, in_, 1.0f, x.data(), in_, weight_->value, in_, bias_ ? 1.0f : 0.0f,
+             y.data(), out_);
+}
+
+void Linear::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, bool param_grads) {
+  int n = int(x.dim(0));
+  if (param_grads) {
+    cpu::sgemm(true, false, out_, in_, n, 1.0f, dy.data(), out_, x.data(), in_, 0.0f, weight_->grad, in_);
+    if (bias_) cpu::sum_rows(dy.data(), bias_->grad, n, out_);
+  }
+  if (dx) {
+    ensure_shape(*dx, n, in_);
+    cpu::sgemm(false, false, n, in_, out_, 1.0f, dy.data(), out_, weight_->value, in_, 0.0f, dx->data(), in_);
+  }
+}
+
+double Linear::flops(const Shape& in) const { return 2.0 * double(in_) * out_; }
+
+}  // namespace rampart
