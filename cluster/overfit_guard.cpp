@@ -23,7 +23,7 @@ GuardDecision OverfitGuard::observe(int64_t step, double acc, int current_k) {
     collapse = true;
     why << "robust accuracy " << acc << " at step " << step << " fell more than " << cfg_.max_drop
         << " below the best of the last probes (" << recent_max << ")";
-  } else if (best_ever_ > cfg_.chance + 2 * cfg_.floor_margin && acc < cfg_.chance + cfg_.floor_margin) {
+  } else if (best_ever_ > cfg_.chance + cfg_.armed_above && acc < cfg_.chance + cfg_.floor_margin) {
     collapse = true;
     reference = best_ever_;
     why << "robust accuracy " << acc << " at step " << step << " fell to chance (" << cfg_.chance
@@ -69,7 +69,7 @@ nlohmann::json OverfitGuard::to_json() const {
   return {{"config",
            {{"probe_interval_steps", cfg_.probe_interval_steps}, {"probe_steps", cfg_.probe_steps},
             {"probe_images", cfg_.probe_images}, {"max_drop", cfg_.max_drop}, {"window", cfg_.window},
-            {"chance", cfg_.chance}, {"floor_margin", cfg_.floor_margin}, {"k_increment", cfg_.k_increment},
+            {"chance", cfg_.chance}, {"floor_margin", cfg_.floor_margin}, {"armed_above", cfg_.armed_above}, {"k_increment", cfg_.k_increment},
             {"max_k", cfg_.max_k}, {"max_rollbacks", cfg_.max_rollbacks}}},
           {"probes", good},
           {"best", best_ever_},
@@ -87,6 +87,7 @@ OverfitGuard OverfitGuard::from_json(const nlohmann::json& j) {
   c.window = jc.at("window");
   c.chance = jc.at("chance");
   c.floor_margin = jc.at("floor_margin");
+  c.armed_above = jc.value("armed_above", c.armed_above);
   c.k_increment = jc.at("k_increment");
   c.max_k = jc.at("max_k");
   c.max_rollbacks = jc.at("max_rollbacks");

@@ -19,9 +19,11 @@ struct GuardConfig {
   // Collapse: accuracy more than max_drop below the best of the last `window` probes...
   double max_drop = 0.2;
   int window = 3;
-  // ...or down to chance + floor_margin after having been above chance + 2 * floor_margin.
+  // ...or down to chance + floor_margin after having been above chance + armed_above
+  // (so an untrained model's noisy probes near chance never count as a collapse).
   double chance = 0.1;
   double floor_margin = 0.03;
+  double armed_above = 0.15;
   int k_increment = 1;  // FGSM -> PGD-2 -> PGD-3 ...
   int max_k = 10;
   int max_rollbacks = 4;  // beyond: kExhausted, the trainer stops and evaluates

@@ -1,0 +1,166 @@
+// Cost model: the step formula, the alpha-beta all-reduce model and its fit, calibration
+// from measured steps, and the projected scaling of the reference workload.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cluster/cost_model.h"
+
+namespace rampart {
+namespace {
+
+// The reference workload (PROTOCOL.md): 8.48 MFLOP forward, 17.0 MFLOP per attack step
+// (forward + input gradient), 25.0 MFLOP forward + full backward, per image; ranks at the
+// speed target of 150 GFLOP/s; local batch 128.
+StepCosts reference_costs(double gflops = 150, int local_batch = 128) {
+  const double per = local_batch / (gflops * 1e9);
+  StepCosts c;
+  c.fwd_s = 8.48e6 * per;
+  c.bwd_input_s = (17.0e6 - 8.48e6) * per;
+  c.bwd_full_s = (25.0e6 - 8.48e6) * per;
+  c.local_batch = local_batch;
+  return c;
+}
+// small-cnn: 320 + 18,496 + 401,536 + 1,290 float32 parameters.
+constexpr double kRefGradBytes = 421642.0 * 4;
+
+TEST(CostModel, StepIsTheSumOfItsParts) {
+  StepCosts c{0.010, 0.012, 0.020, 0.001, 0.004, 0.5, 0.001, 0.002, 0.003, 64, 8};
+  // No network model: the measured all-reduce is used as is.
+  const double expect = 7 * (0.010 + 0.012 + 0.001) + 0.010 + 0.020 + 0.5 * 0.004 + 0.002 + 0.003;
+  EXPECT_NEAR(predict_step(c, 7, 8, NetworkModel{}, 0), expect, 1e-15);
+  // One rank has nothing to all-reduce.
+  EXPECT_NEAR(predict_step(c, 7, 1, NetworkModel{}, 0), expect - 0.5 * 0.004, 1e-15);
+  // K = 0 is clean training; each step adds one attack pass.
+  EXPECT_NEAR(predict_step(c, 3, 8, NetworkModel{}, 0) - predict_step(c, 2, 8, NetworkModel{}, 0), 0.023, 1e-15);
+}
+
+TEST(CostModel, RingAllReduceMatchesTheFormulaAndIsMonotone) {
+  const NetworkModel net = network_from_bus_bandwidth(25, 10e-6);
+  EXPECT_DOUBLE_EQ(net.beta_s_per_byte, 1.0 / 25e9);
+  EXPECT_EQ(net.allreduce_s(kRefGradBytes, 1), 0.0);
+  const double t64 = net.allreduce_s(kRefGradBytes, 64);
+  EXPECT_NEAR(t64, 2.0 * 63 * 10e-6 + 2.0 * 63 / 64 * kRefGradBytes / 25e9, 1e-15);
+  double prev = 0;
+  for (int p = 2; p <= 64; ++p) {
+    const double t = net.allreduce_s(kRefGradBytes, p);
+    EXPECT_GT(t, prev) << "p=" << p;
+    prev = t;
+  }
+  // Predicted steps on more ranks never get faster (same local batch).
+  StepCosts c = reference_costs();
+  c.overlap_fraction = 0.3;
+  prev = 0;
+  for (int p : {1, 2, 4, 8, 16, 32, 64}) {
+    const double s = predict_step(c, 7, p, net, kRefGradBytes);
+    EXPECT_GE(s, prev);
+    prev = s;
+  }
+}
+
+TEST(CostModel, FitNetworkRecoversAlphaAndBeta) {
+  const NetworkModel truth{7e-6, 1.0 / 12e9};
+  std::vector<AllReduceSample> samples;
+  for (int p : {2, 4, 8})
+    for (double b : {1e4, 1e6, 1e8}) samples.push_back({b, p, truth.allreduce_s(b, p)});
+  const NetworkModel fit = fit_network(samples);
+  EXPECT_NEAR(fit.alpha_s, truth.alpha_s, 1e-12);
+  EXPECT_NEAR(fit.beta_s_per_byte, truth.beta_s_per_byte, 1e-18);
+  // One size at one world size cannot separate the two: a non-negative one-parameter fit
+  // that still reproduces the measured point.
+  const NetworkModel one = fit_network({{1.7e6, 2, 3e-4}});
+  EXPECT_GE(one.alpha_s, 0);
+  EXPECT_GE(one.beta_s_per_byte, 0);
+  EXPECT_NEAR(one.allreduce_s(1.7e6, 2), 3e-4, 1e-12);
+  // Single-rank samples carry no information.
+  EXPECT_FALSE(fit_network({{1e6, 1, 1e-3}}).valid());
+}
+
+TEST(CostModel, PricesNormaliseToRankHours) {
+  EXPECT_DOUBLE_EQ(Price::per_gpu_hour(2.5).usd_per_gpu_hour(), 2.5);
+  EXPECT_DOUBLE_EQ(Price::per_node_hour(20, 8).usd_per_gpu_hour(), 2.5);
+  const EpochCost e = cost_of_wall(1800, 64, Price::per_gpu_hour(2.5));
+  EXPECT_DOUBLE_EQ(e.gpu_hours, 32);
+  EXPECT_DOUBLE_EQ(e.usd, 80);
+  EXPECT_EQ(cost_of_wall(1800, 64, std::nullopt).usd, 0);
+}
+
+TEST(CostModel, ReferenceWorkloadScalesAbove95PercentAt64Ranks) {
+  const NetworkModel net = network_from_bus_bandwidth(25, 10e-6);
+  const StepCosts c = reference_costs();  // no overlap assumed: the pessimistic case
+  const double eff = scaling_efficiency(c, 7, 64, net, kRefGradBytes);
+  std::printf("reference workload, K=7, local batch 128, 150 GFLOP/s per rank: "
+              "step %.2f ms, all-reduce at 64 ranks %.3f ms, efficiency %.2f%%\n",
+              1e3 * predict_step(c, 7, 1, net, kRefGradBytes), 1e3 * net.allreduce_s(kRefGradBytes, 64), 100 * eff);
+  EXPECT_GT(eff, 0.95);
+  EXPECT_LE(eff, 1.0);
+  // By hand: compute 128 images * (7 * 17.0 + 25.0 = 144, PROTOCOL.md's 143.7 before rounding)
+  // MFLOP / 150 GFLOP/s; all-reduce 2*63*10us + 2*63/64*bytes/25e9.
+  const double compute = 128 * (7 * 17.0e6 + 25.0e6) / 150e9;
+  const double comm = 2 * 63 * 10e-6 + 2.0 * 63 / 64 * kRefGradBytes / 25e9;
+  EXPECT_NEAR(eff, compute / (compute + comm), 1e-9);
+  // More attack steps per all-reduce scale better; FGSM scales worse.
+  EXPECT_GT(eff, scaling_efficiency(c, 1, 64, net, kRefGradBytes));
+  // Efficiency falls with the world size.
+  EXPECT_GT(scaling_efficiency(c, 7, 8, net, kRefGradBytes), eff);
+  // Overlap hides part of what remains.
+  StepCosts o = c;
+  o.overlap_fraction = 0.5;
+  EXPECT_GT(scaling_efficiency(o, 7, 64, net, kRefGradBytes), eff);
+}
+
+TEST(CostModel, ScaleToLocalBatchIsLinearInImagesOnly) {
+  StepCosts c = reference_costs();
+  c.optimizer_s = 0.002;
+  c.allreduce_s = 0.001;
+  const StepCosts h = scale_to_local_batch(c, 64);
+  EXPECT_DOUBLE_EQ(h.fwd_s, c.fwd_s / 2);
+  EXPECT_DOUBLE_EQ(h.bwd_full_s, c.bwd_full_s / 2);
+  EXPECT_DOUBLE_EQ(h.optimizer_s, c.optimizer_s);
+  EXPECT_DOUBLE_EQ(h.allreduce_s, c.allreduce_s);
+  EXPECT_EQ(h.local_batch, 64);
+}
+
+TEST(CostModel, CalibrationFollowsUniformSlowdown) {
+  CostModel m(reference_costs(), NetworkModel{}, 0);
+  const double before = m.predict_step(7, 1);
+  m.update_epoch(7, 1, 100, 100 * 2.0 * before);  // the machine is twice as slow as measured
+  EXPECT_NEAR(m.predict_step(7, 1), 2.0 * before, 1e-12);
+  EXPECT_NEAR(m.predict_step(3, 1), 2.0 * CostModel(reference_costs(), {}, 0).predict_step(3, 1), 1e-12);
+  // Garbage measurements are ignored.
+  m.update_step(7, 1, std::nan(""));
+  m.update_step(7, 1, -1);
+  EXPECT_NEAR(m.predict_step(7, 1), 2.0 * before, 1e-12);
+}
+
+TEST(CostModel, CalibrationSeparatesAttackFromFixedCost) {
+  const StepCosts base = reference_costs();
+  const NetworkModel net = network_from_bus_bandwidth(25, 10e-6);
+  // Truth: attack passes 1.5x slower than first timed, the rest 0.9x.
+  auto truth = [&](int K, int world) {
+    return K * 1.5 * (base.fwd_s + base.bwd_input_s) + 0.9 * (base.fwd_s + base.bwd_full_s) +
+           net.allreduce_s(kRefGradBytes, world);
+  };
+  CostModel m(base, net, kRefGradBytes);
+  for (int K : {1, 2, 4, 7}) m.update_step(K, 4, truth(K, 4));
+  EXPECT_NEAR(m.attack_scale(), 1.5, 1e-9);
+  EXPECT_NEAR(m.fixed_scale(), 0.9, 1e-9);
+  // ... so it predicts a K it never ran, on a world size it never ran.
+  EXPECT_NEAR(m.predict_step(10, 64), truth(10, 64), 1e-12);
+  // The state survives a checkpoint.
+  const CostModel r = CostModel::from_json(nlohmann::json::parse(m.to_json().dump()));
+  EXPECT_DOUBLE_EQ(r.predict_step(10, 64), m.predict_step(10, 64));
+  EXPECT_DOUBLE_EQ(r.attack_scale(), m.attack_scale());
+}
+
+TEST(CostModel, AllReduceSamplesRefitTheNetwork) {
+  CostModel m(reference_costs(), network_from_bus_bandwidth(25, 10e-6), kRefGradBytes);
+  const NetworkModel slow{20e-6, 1.0 / 5e9};
+  for (int p : {2, 4})
+    for (double b : {1e5, 1.7e6}) m.update_allreduce({b, p, slow.allreduce_s(b, p)});
+  EXPECT_NEAR(m.network().alpha_s, slow.alpha_s, 1e-12);
+  EXPECT_NEAR(m.network().beta_s_per_byte, slow.beta_s_per_byte, 1e-18);
+}
+
+}  // namespace
+}  // namespace rampart
