@@ -6,10 +6,18 @@
 #include "runtime/errors.h"
 
 namespace rampart {
+namespace {
+const std::string kHint = " (expected a rampart dataset: `rampart data import` writes one)";
+
+h5::Dataset open_images(const h5::File& f) {
+  if (!f.root().is_dataset("images")) throw DataError(f.path() + ": missing dataset /images" + kHint);
+  return f.root().dataset("images");
+}
+}  // namespace
 
 Dataset::Dataset(const std::string& path, int64_t limit)
-    : path_(path), file_(h5::File::open(path)), images_(file_.root().dataset("images")) {
-  const std::string hint = " (expected a rampart dataset: rampart data import writes one)";
+    : path_(path), file_(h5::File::open(path)), images_(open_images(file_)) {
+  const std::string& hint = kHint;
   if (!file_.root().is_dataset("labels")) throw DataError(path + ": missing dataset /labels" + hint);
   h5::Dataset labels = file_.root().dataset("labels");
   images_.require(h5::DType::kUInt8, 4, "[N, C, H, W]");
