@@ -67,15 +67,22 @@ std::string groups(const std::vector<std::string>& values) {
   std::string out;
   for (const auto& [value, ranks] : by_value) {
     if (!out.empty()) out += ", ";
-    out += (ranks.size() == 1 ? "rank " : "ranks ") + format_ranks(ranks) + (ranks.size() == 1 ? " has " : " have ") +
-           shorten(value);
+    // Appended piece by piece (GCC 12 warns falsely on "literal" + std::string&&).
+    out += ranks.size() == 1 ? "rank " : "ranks ";
+    out += format_ranks(ranks);
+    out += ranks.size() == 1 ? " has " : " have ";
+    out += shorten(value);
   }
   return out;
 }
 
 std::string names(const Facts& facts) {
   std::string out;
-  for (const auto& f : facts) out += (out.empty() ? "\"" : ", \"") + f.first + "\"";
+  for (const auto& f : facts) {
+    out += out.empty() ? "\"" : ", \"";
+    out += f.first;
+    out += "\"";
+  }
   return "[" + out + "]";
 }
 
@@ -88,7 +95,10 @@ std::string format_ranks(const std::vector<int>& ranks) {
     while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
     if (!out.empty()) out += ",";
     out += std::to_string(ranks[i]);
-    if (j > i) out += (j == i + 1 ? "," : "-") + std::to_string(ranks[j]);
+    if (j > i) {
+      out += j == i + 1 ? "," : "-";
+      out += std::to_string(ranks[j]);
+    }
     i = j + 1;
   }
   return out;
