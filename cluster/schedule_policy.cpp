@@ -233,6 +233,16 @@ Plan replan(const Plan& previous, int completed_epochs, const Spend& spent, cons
   return build(in, std::clamp(completed_epochs, 0, in.epochs), spent, updated);
 }
 
+double headroom_s(const Plan& p) {
+  double planned = 0;
+  for (const auto& r : p.rows) planned += r.wall_s;
+  return p.allowance_wall_s - planned;
+}
+
+double extra_step_cost_s(const CostModel& cost, int world, int64_t steps) {
+  return double(steps) * (cost.predict_step(2, world) - cost.predict_step(1, world));
+}
+
 AdaptiveDecision AdaptiveController::decide(int current_k, const AdaptiveSignal& s, double headroom_s,
                                             double extra_step_cost_s) const {
   const int k = std::clamp(current_k, cfg_.min_k, cfg_.max_k);

@@ -128,6 +128,11 @@ struct AdaptiveDecision {
 // Pure: the next K from the signal, within [min_k, max_k] and within the budget. An extra
 // step is granted only when headroom_s (allowance minus the plan's predicted cost) covers
 // extra_step_cost_s (the wall seconds of one more attack step for the rest of the epoch).
+// Wall seconds the plan leaves unused within its allowance (the adaptive controller's room).
+double headroom_s(const Plan& p);
+// Wall seconds that one more attack step costs over `steps` training steps.
+double extra_step_cost_s(const CostModel& cost, int world, int64_t steps);
+
 class AdaptiveController {
  public:
   explicit AdaptiveController(AdaptiveConfig cfg = {}) : cfg_(cfg) {}

@@ -277,6 +277,13 @@ TEST(Schedule, AdaptiveControllerAddsAndRemovesStepsWithinBudget) {
   const Plan p = make_plan(in);
   EXPECT_TRUE(p.early_stop.enabled);
   EXPECT_EQ(p.early_stop.tau, 2);
+  // Unlimited budget: infinite headroom; a budgeted plan leaves less than one epoch's step.
+  EXPECT_TRUE(std::isinf(headroom_s(p)));
+  in.price = Price::per_gpu_hour(2.5);
+  in.budget.usd = 0.02;
+  const Plan q = make_plan(in);
+  EXPECT_GE(headroom_s(q), 0);
+  EXPECT_LT(headroom_s(q), extra_step_cost_s(in.cost, in.world, in.steps_per_epoch));
 }
 
 TEST(PlanTable, JsonHasTheContractKeysAndTheTableReads) {
