@@ -9,6 +9,9 @@ namespace rampart::kernels::cpu {
 
 namespace {
 
+// Below this many input values a parallel region costs more than the work.
+constexpr int64_t kParallelMin = 1 << 15;
+
 // The window of output (i, j), clipped to the input.
 struct Window { int h0, h1, w0, w1; };
 inline Window window(const PoolGeometry& g, int ih, int iw, int i, int j) {
@@ -22,7 +25,7 @@ void maxpool_forward(const PoolGeometry& g, int n, int ih, int iw, int c, const 
                      int32_t* argmax) {
   const int oh = g.out_h(ih), ow = g.out_w(iw);
   const int64_t in_img = int64_t(ih) * iw * c, out_img = int64_t(oh) * ow * c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * in_img > kParallelMin)
   for (int b = 0; b < n; ++b) {
     const float* xb = x + b * in_img;
     for (int i = 0; i < oh; ++i)
@@ -57,7 +60,7 @@ void maxpool_backward(const PoolGeometry& g, int n, int ih, int iw, int c, const
                       const int32_t* argmax, float* dx) {
   const int oh = g.out_h(ih), ow = g.out_w(iw);
   const int64_t in_img = int64_t(ih) * iw * c, out_img = int64_t(oh) * ow * c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * in_img > kParallelMin)
   for (int b = 0; b < n; ++b) {
     float* dxb = dx + b * in_img;
     std::memset(dxb, 0, sizeof(float) * in_img);
@@ -78,7 +81,7 @@ void avgpool_forward(const PoolGeometry& g, int n, int ih, int iw, int c, const 
   const int oh = g.out_h(ih), ow = g.out_w(iw);
   const int64_t in_img = int64_t(ih) * iw * c, out_img = int64_t(oh) * ow * c;
   const float scale = 1.0f / float(g.kh * g.kw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * in_img > kParallelMin)
   for (int b = 0; b < n; ++b) {
     const float* xb = x + b * in_img;
     for (int i = 0; i < oh; ++i)
@@ -103,7 +106,7 @@ void avgpool_backward(const PoolGeometry& g, int n, int ih, int iw, int c, const
   const int oh = g.out_h(ih), ow = g.out_w(iw);
   const int64_t in_img = int64_t(ih) * iw * c, out_img = int64_t(oh) * ow * c;
   const float scale = 1.0f / float(g.kh * g.kw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * in_img > kParallelMin)
   for (int b = 0; b < n; ++b) {
     float* dxb = dx + b * in_img;
     std::memset(dxb, 0, sizeof(float) * in_img);

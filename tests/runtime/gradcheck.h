@@ -136,6 +136,7 @@ inline int compare(const std::string& what, float* v, const float* analytic, int
   for (int64_t i = 0; i < n; ++i) scale = std::max(scale, std::fabs(double(analytic[i])));
   double atol = o.atol_rel * scale + 1e-6;
   int bad = 0;
+  std::string first;  // the first few mismatches, reported as one failure per tensor
   for (int64_t i : pick(n, o.max_checks, o.seed)) {
     float saved = v[i];
     v[i] = float(saved + o.eps);
@@ -149,12 +150,13 @@ inline int compare(const std::string& what, float* v, const float* analytic, int
     double a = analytic[i];
     if (!(std::fabs(a - numeric) <= atol + o.rtol * std::max(std::fabs(a), std::fabs(numeric)))) {
       if (bad < 5)
-        ADD_FAILURE() << what << "[" << i << "]: analytic " << a << ", numeric " << numeric
-                      << " (atol " << atol << ", rtol " << o.rtol << ")";
+        first += "\n  " + what + "[" + std::to_string(i) + "]: analytic " + std::to_string(a) + ", numeric " +
+                 std::to_string(numeric);
       ++bad;
     }
   }
-  if (bad) ADD_FAILURE() << what << ": " << bad << " mismatches";
+  if (bad)
+    ADD_FAILURE() << what << ": " << bad << " mismatches (atol " << atol << ", rtol " << o.rtol << ")" << first;
   return bad;
 }
 
