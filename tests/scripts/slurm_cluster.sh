@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# A real single-node Slurm cluster for tests (../shared/PLATFORM.md, "Single-node Slurm").
+#   slurm_cluster.sh start  DIR   writes DIR/slurm.conf, starts munged (unless running),
+#                                 slurmctld and slurmd, waits until the node is idle
+#   slurm_cluster.sh stop   DIR   stops what start started, by recorded PID
+#   slurm_cluster.sh status DIR   prints the node state; exit 0 when the node is up
+# Clients need SLURM_CONF=DIR/slurm.conf (DIR/env holds the line to source).
+# Ports: RAMPART_SLURM_PORT (default 6817) for slurmctld, the next one for slurmd.
+# Needs root and the Debian packages slurm-wlm and munge (scripts/install-deps.sh --with-slurm).
+set -euo pipefail
+
+usage() { echo "usage: $0 start|stop|status DIR" >&2; exit 64; }
+[ $# -eq 2 ] || usage
+cmd=$1
+dir=$(mkdir -p "$2" && cd "$2" && pwd)
+conf=$dir/slurm.conf
+export SLURM_CONF=$conf
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_munge() {
+  if [ -S /run/munge/munge.socket.2 ] && munge -n </dev/null >/dev/null 2>&1; then
+    return 0  # someone's munged already answers: share it, and leave it running on stop
+  fi
+  mkdir -p /run/munge /var/lib/munge /var/log/munge
+  chown munge:munge /run/munge /var/lib/munge /var/log/munge
+  chmod 0755 /run/munge
+  [ -f /etc/munge/munge.key ] || { echo "slurm_cluster: /etc/munge/munge.key is missing (reinstall munge)" >&2; exit 1; }
+  runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid
+  cp /run/munge/munged.pid "$dir/munged.pid"
+  for _ in $(seq 50); do munge -n </dev/null >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "slurm_cluster: munged did not start (see /var/log/munge/munged.log)" >&2
+  exit 1
+}
+
+write_conf() {
+  local host port cpus
+  host=$(hostname -s)
+  port=${RAMPART_SLURM_PORT:-6817}
+  cpus=$(nproc)
+  mkdir -p "$dir/state" "$dir/spool" "$dir/log"
+  cat >"$conf" <<CONF
+# Written by tests/scripts/slurm_cluster.sh: one node, no accounting, no cgroups.
+ClusterName=rampart
+SlurmctldHost=$host
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+AuthType=auth/munge
+CredType=cred/munge
+MpiDefault=pmix
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MailProg=/bin/true
+KillOnBadExit=1
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid.slurm
+SlurmdPidFile=$dir/slurmd.pid.slurm
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+NodeName=$host CPUs=$cpus State=UNKNOWN
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+CONF
+  echo "export SLURM_CONF=$conf" >"$dir/env"
+}
+
+node_state() { sinfo -h -N -o %T 2>/dev/null | head -n1; }
+
+case $cmd in
+  start)
+    command -v slurmctld >/dev/null || { echo "slurm_cluster: slurmctld not found; run scripts/install-deps.sh --with-slurm" >&2; exit 1; }
+    if alive "$dir/slurmctld.pid" || alive "$dir/slurmd.pid"; then
+      echo "slurm_cluster: already running in $dir" >&2; exit 1
+    fi
+    start_munge
+    write_conf
+    # -D: stay in the foreground, so $! is the daemon and stop can kill it by PID.
+    setsid slurmctld -D -i -f "$conf" >"$dir/log/slurmctld.out" 2>&1 </dev/null &
+    echo $! >"$dir/slurmctld.pid"
+    setsid slurmd -D -f "$conf" >"$dir/log/slurmd.out" 2>&1 </dev/null &
+    echo $! >"$dir/slurmd.pid"
+    for _ in $(seq 150); do
+      state=$(node_state || true)
+      if [ "$state" = idle ]; then echo "slurm_cluster: node $(hostname -s) idle (SLURM_CONF=$conf)"; exit 0; fi
+      if ! alive "$dir/slurmctld.pid" || ! alive "$dir/slurmd.pid"; then break; fi
+      sleep 0.2
+    done
+    echo "slurm_cluster: the node did not become idle (state '${state:-}'); logs:" >&2
+    tail -n 20 "$dir/log/"*.log "$dir/log/"*.out >&2 || true
+    "$0" stop "$dir" || true
+    exit 1
+    ;;
+  stop)
+    for d in slurmd slurmctld munged; do
+      f=$dir/$d.pid
+      [ -f "$f" ] || continue
+      pid=$(cat "$f")
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+      fi
+      rm -f "$f"
+    done
+    echo "slurm_cluster: stopped ($dir)"
+    ;;
+  status)
+    [ -f "$conf" ] || { echo "slurm_cluster: no cluster in $dir"; exit 1; }
+    state=$(node_state || true)
+    echo "slurm_cluster: node state '${state:-down}'"
+    [ -n "$state" ]
+    ;;
+  *) usage ;;
+esac
