@@ -277,13 +277,14 @@ TEST(Schedule, AdaptiveControllerAddsAndRemovesStepsWithinBudget) {
   const Plan p = make_plan(in);
   EXPECT_TRUE(p.early_stop.enabled);
   EXPECT_EQ(p.early_stop.tau, 2);
-  // Unlimited budget: infinite headroom; a budgeted plan leaves less than one epoch's step.
+  // Unlimited budget: infinite headroom; a budget: what the plan leaves, never negative.
   EXPECT_TRUE(std::isinf(headroom_s(p)));
   in.price = Price::per_gpu_hour(2.5);
-  in.budget.usd = 0.02;
+  in.budget.usd = 0.15;
   const Plan q = make_plan(in);
   EXPECT_GE(headroom_s(q), 0);
-  EXPECT_LT(headroom_s(q), extra_step_cost_s(in.cost, in.world, in.steps_per_epoch));
+  EXPECT_LT(headroom_s(q), q.allowance_wall_s);
+  EXPECT_NEAR(extra_step_cost_s(in.cost, 1, 10), 10 * (in.cost.predict_step(5, 1) - in.cost.predict_step(4, 1)), 1e-12);
 }
 
 TEST(PlanTable, JsonHasTheContractKeysAndTheTableReads) {
