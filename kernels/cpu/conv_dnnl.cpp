@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernels/cpu/conv_bwd_data_small.h"
 #include "kernels/cpu/dnnl_context.h"
 
 namespace rampart::kernels::cpu {
@@ -101,6 +102,9 @@ struct ConvDnnl::Impl {
   const float* w_seen_ptr = nullptr;
   uint64_t w_gen = 0;
   long reorders = 0;
+  // Few input channels: backward data runs conv_bwd_data_small (GEMM + col2im)
+  // instead of oneDNN; this is its scratch.
+  std::vector<float> cols;
 
   memory::dims strides() const { return {g.sh, g.sw}; }
   memory::dims pad() const { return {g.ph, g.pw}; }
@@ -229,6 +233,11 @@ void ConvDnnl::forward(int n, int ih, int iw, const float* src, const float* w, 
 }
 
 void ConvDnnl::backward_data(int n, int ih, int iw, const float* ddst, const float* w, float* dsrc) {
+  if (impl_->g.ic < kSmallInChannels) {
+    impl_->entry(n, ih, iw);  // validates the shape
+    conv_bwd_data_small(impl_->g, n, ih, iw, ddst, w, dsrc, impl_->cols);
+    return;
+  }
   BwdData& b = impl_->bwd_data(n, ih, iw);
   if (b.w.refresh(w, impl_->weights_generation(w))) ++impl_->reorders;
   b.ddst.set_data_handle(const_cast<float*>(ddst));
@@ -253,8 +262,10 @@ void ConvDnnl::backward_weights(int n, int ih, int iw, const float* src, const f
 }
 
 std::string ConvDnnl::impl_info(int n, int ih, int iw) {
-  return "fwd " + std::string(impl_->fwd(n, ih, iw).pd.impl_info_str()) + ", bwd_data " +
-         impl_->bwd_data(n, ih, iw).pd.impl_info_str() + ", bwd_weights " +
+  std::string bwd_data = impl_->g.ic < kSmallInChannels ? std::string("gemm+col2im:small_ic")
+                                                         : impl_->bwd_data(n, ih, iw).pd.impl_info_str();
+  return "fwd " + std::string(impl_->fwd(n, ih, iw).pd.impl_info_str()) + ", bwd_data " + bwd_data +
+         ", bwd_weights " +
          impl_->bwd_weights(n, ih, iw).pd.impl_info_str();
 }
 
