@@ -68,7 +68,7 @@ class OverfitGuard {
   };
   GuardConfig cfg_;
   std::vector<Probe> good_;  // probes judged healthy, oldest first (trimmed to the window)
-  double best_ever_ = 0;     // highest healthy accuracy since the last rollback
+  double best_ever_ = 0;     // highest healthy accuracy seen (arms the chance floor)
   int k_floor_ = 1;
   std::vector<GuardRollback> rollbacks_;
 };
