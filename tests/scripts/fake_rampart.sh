@@ -2,7 +2,7 @@
 # Stands in for `rampart train` to test launch/slurm/train.sbatch without training:
 # counts STEPS steps per rank, and on USR1/TERM "checkpoints" at the next step
 # boundary (saves the step in --out) and exits 75, like rampart; --resume
-# continues from the saved step. Prints "rank R step S" lines and "rank R done".
+# continues from the saved step; rank 0 writes summary.json at the end. Prints "rank R step S" lines and "rank R done".
 set -u
 out="" resume=0 steps=${FAKE_STEPS:-40}
 while [ $# -gt 0 ]; do
@@ -33,4 +33,5 @@ while [ "$step" -lt "$steps" ]; do
   sleep 0.2
 done
 echo "$step" >"$state"
+[ "$rank" -ne 0 ] || echo '{"steps": '"$step"'}' >"$out/summary.json"   # as rampart train does
 echo "rank $rank done"

@@ -18,7 +18,12 @@ trap cleanup EXIT
 export RAMPART_SLURM_PORT=${RAMPART_SLURM_PORT:-$((20000 + ($$ % 5000) * 2))}
 "$here/slurm_cluster.sh" start "$work/cluster"
 export SLURM_CONF=$work/cluster/slurm.conf
-fail() { echo "slurm_requeue: FAILED: $*" >&2; echo "--- job output:"; cat "$work/job.out" 2>/dev/null; exit 1; }
+fail() {
+  echo "slurm_requeue: FAILED: $*" >&2
+  echo "--- job output:"; cat "$work/job.out" 2>/dev/null
+  echo "--- slurmd log:"; grep -v debug "$work/cluster/log/slurmd.log" 2>/dev/null | tail -n 30
+  exit 1
+}
 field() { scontrol show job "$id" 2>/dev/null | grep -o " $1=[^ ]*" | head -n1 | cut -d= -f2; }
 
 cd "$work"
@@ -39,7 +44,11 @@ for _ in $(seq 150); do
 done
 [ "$(field JobState)" = PENDING ] || fail "job not requeued (state $(field JobState))"
 # Release it only once the node has cleaned up the first run (its steps reuse the ids).
-for _ in $(seq 150); do [ "$(sinfo -h -N -o %T | head -n1)" = idle ] && break; sleep 0.2; done
+# Its step's PMIx socket must be gone too, or the rerun's srun cannot start its step.
+for _ in $(seq 150); do
+  [ "$(sinfo -h -N -o %T | head -n1)" = idle ] && ! ls "$work/cluster/spool/"*pmix."$id".* >/dev/null 2>&1 && break
+  sleep 0.2
+done
 scontrol update JobId="$id" StartTime=now
 for _ in $(seq 300); do
   state=$(field JobState)
@@ -51,6 +60,7 @@ cat "$work/job.out"
 [ "$state" = COMPLETED ] || fail "job state $state, expected COMPLETED"
 grep -q "step ended with exit code 75" job.out || fail "the first run did not end with exit code 75"
 grep -q "requeueing" job.out || fail "the batch script did not requeue"
+[ -f "$work/run/summary.json" ] || fail "no summary.json after the second run"
 for r in 0 1; do
   grep -q "rank $r resumed at step" job.out || fail "rank $r did not resume"
   grep -q "rank $r done" job.out || fail "rank $r did not finish"
