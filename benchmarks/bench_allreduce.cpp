@@ -94,11 +94,14 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < xs.size(); ++i) { sxy += (xs[i] - mx) * (ys[i] - my); sxx += (xs[i] - mx) * (xs[i] - mx); }
     double beta = sxx > 0 ? sxy / sxx : 0, alpha = my - beta * mx;
     if (lead) {
-      std::printf("fit: t = %.1f us + bytes / (%.2f GB/s)\n", alpha * 1e6, beta > 0 ? 1e-9 / beta : 0.0);
+      if (n > 1)
+        std::printf("fit: t = %.1f us + bytes / (%.2f GB/s)\n", alpha * 1e6, beta > 0 ? 1e-9 / beta : 0.0);
+      else
+        std::printf("fit: one rank moves no data; nothing to fit\n");
       nlohmann::json out = {{"benchmark", "allreduce"}, {"backend", comm->backend()}, {"ranks", n},
                             {"async", async}, {"results", rows},
                             {"fit", {{"alpha_s", alpha}, {"beta_s_per_byte", beta},
-                                     {"bandwidth_GBps", beta > 0 ? 1e-9 / beta : 0.0}}}};
+                                     {"bandwidth_GBps", n > 1 && beta > 0 ? 1e-9 / beta : 0.0}}}};
       std::ofstream f(json_path);
       f << out.dump(2) << "\n";
       if (!f) {
