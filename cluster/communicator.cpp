@@ -5,6 +5,9 @@
 #include "cluster/communicator_factory.h"
 #include "cluster/mpi_communicator.h"
 #include "runtime/errors.h"
+#ifdef RAMPART_HAVE_CUDA
+#include "cluster/cuda/nccl_communicator.h"
+#endif
 
 namespace rampart {
 
@@ -20,8 +23,13 @@ std::unique_ptr<Communicator> make_communicator(const World& world, const std::s
     return make_self_communicator();
   }
   if (backend == "mpi") return make_mpi_communicator(world, timeout_s);
-  if (backend == "nccl")
-    throw ConfigError("--backend nccl is not available in this build yet; use --backend mpi (or auto)");
+  if (backend == "nccl") {
+#ifdef RAMPART_HAVE_CUDA
+    return make_nccl_communicator(world, timeout_s);
+#else
+    throw ConfigError("--backend nccl needs a build with the CUDA backend (-DRAMPART_CUDA=ON); use --backend mpi (or auto)");
+#endif
+  }
   throw ConfigError("unknown communication backend \"" + backend + "\"; expected auto, mpi, self or nccl");
 }
 
