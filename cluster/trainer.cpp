@@ -8,9 +8,15 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 
 #include "cluster/agreement.h"
 #include "cluster/grad_reducer.h"
+#include "cluster/plan_table.h"
+#include "cluster/snapshot.h"
+#include "cluster/step_calibration.h"
+#include "cluster/train_schedule.h"
+#include "cluster/training_scheduler.h"
 #include "kernels/cpu/softmax_xent.h"
 #include "runtime/checkpoint.h"
 #include "runtime/data/dataset.h"
@@ -74,13 +80,24 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   const bool adversarial = cfg.attack != "none";
   AttackConfig attack_cfg;
   if (adversarial) attack_cfg = training_attack(cfg);
+  const AttackConfig base_attack = attack_cfg;
+  validate_schedule(cfg);
+  const Policy policy = effective_policy(cfg);
+  // The scheduler speaks (console lines, plan) only when it has something to decide.
+  const bool scheduled = cfg.budget.limited() || policy != Policy::kFixed || probe_interval(cfg) > 0;
 
   // --- Data: every rank opens the file and reads only its rows ---------------
+  // With the guard on, the last probe_images rows are held out for its probe.
   Dataset train_set(cfg.data, cfg.limit > 0 ? cfg.limit : -1);
-  const int64_t n_train = train_set.size();
+  const int64_t n_images = train_set.size();
+  const int64_t n_probe = adversarial ? probe_holdout(cfg, n_images) : 0;
+  const int64_t n_train = n_images - n_probe;
+  const int64_t probe_every = n_probe > 0 ? probe_interval(cfg) : 0;
   const int64_t C = train_set.channels(), H = train_set.height(), W = train_set.width();
   const int64_t img = C * H * W;
   const Shape example = {C, H, W};
+  int64_t n_test = 0;
+  if (!cfg.test_data.empty()) n_test = Dataset(cfg.test_data, cfg.eval_limit > 0 ? cfg.eval_limit : -1).size();
 
   // --- Model, optimizer, schedule ---------------------------------------------
   Model model(expand_model(cfg.model, example), example);
@@ -105,6 +122,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   // --- Resume or start --------------------------------------------------------
   const std::string ck_path = cfg.out.empty() ? "" : cfg.out + "/checkpoint.h5";
   int64_t start_step = 0;
+  nlohmann::json resumed_scheduler;
   if (cfg.resume && !ck_path.empty() && std::filesystem::exists(ck_path)) {
     Checkpoint ck = read_checkpoint(ck_path);
     if (ck.arch != model.spec())
@@ -115,6 +133,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
                      std::to_string(world) + " ranks");
     load_model(ck, model, &sgd);
     start_step = ck.step;
+    resumed_scheduler = ck.scheduler;
     obs.on_message("resumed from " + ck_path + " at step " + std::to_string(start_step));
   }
   // Rank 0's weights are everyone's (identical by construction from the seed; the
@@ -124,6 +143,44 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   if (model.num_buffer_values())
     comm.broadcast(model.flat_buffers(), model.num_buffer_values() * sizeof(float), 0);
 
+  // --- The scheduler: calibrated from timed passes, owned by rank 0 ------------
+  // Rank 0 decides; every decision is broadcast, so every rank applies it from the same step.
+  const Spend spent_before = TrainingScheduler::spent_in(resumed_scheduler);
+  auto spent_now = [&] { return spent_before + spend_of(seconds_since(t_start), world, cfg.price); };
+  std::optional<TrainingScheduler> sched;
+  {
+    const int64_t steps_per_epoch = batches;
+    const bool restore = resumed_scheduler.is_object() && resumed_scheduler.contains("cost_model");
+    CostModel cost;
+    if (!restore) {
+      // This rank's part of the first global batch, as read from the file (not trained on).
+      auto [lb, le] = rank_slice(0, std::min(cfg.batch, n_train), rank, world);
+      std::vector<uint8_t> im((le - lb) * img), lab(le - lb);
+      if (le > lb) train_set.read_range(lb, le, im.data(), lab.data());
+      Tensor xc;
+      images_to_tensor(im.data(), le - lb, C, H, W, xc);
+      std::vector<int32_t> yc(lab.begin(), lab.end());
+      StepCosts sc = calibrate_step_costs(model, xc, yc.data(), calibration_for(cfg), comm);
+      cost = CostModel(sc, cfg.network.value_or(NetworkModel{}), double(model.num_params()) * sizeof(float));
+      if (world > 1) cost.update_allreduce({double(model.num_params()) * sizeof(float), world, sc.allreduce_s});
+    }
+    if (lead) {
+      SchedulerSetup setup = scheduler_setup(cfg, world, steps_per_epoch, cost, double(n_test));
+      if (restore) {
+        setup.plan.cost = CostModel::from_json(resumed_scheduler.at("cost_model"));
+        sched.emplace(TrainingScheduler::from_json(resumed_scheduler, setup));
+      } else {
+        sched.emplace(setup);
+      }
+    }
+  }
+
+  Snapshot snapshot;  // the last state whose guard probe was healthy
+  auto scheduler_state = [&](int64_t step, const Decision& current) {
+    return sched ? sched->to_json(spent_now(), current, int(step / batches)) : nlohmann::json();
+  };
+  Decision dec;
+  int64_t last_checkpoint_step = -1;
   auto write_checkpoint_now = [&](int64_t step) {
     if (ck_path.empty()) return;
     if (lead) {
@@ -134,8 +191,10 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       ck.step = step;
       ck.world_size = world;
       ck.rng = {{"seed", cfg.seed}, {"note", "counter-based: every draw is keyed by (seed, step, example)"}};
+      ck.scheduler = scheduler_state(step, dec);
       write_checkpoint(ck_path, ck);
     }
+    last_checkpoint_step = step;
     comm.barrier();  // nobody runs ahead of a checkpoint that may be needed
   };
 
@@ -149,7 +208,76 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
                                {"epochs", cfg.epochs}, {"start_step", start_step},
                                {"attack", adversarial ? attack_cfg.name : "none"},
                                {"eps", cfg.eps}, {"attack_steps", adversarial ? attack_cfg.steps : 0}};
+  if (scheduled) {
+    start_info["schedule"] = to_string(policy);
+    start_info["probe_every"] = probe_every;
+    start_info["probe_holdout"] = n_probe;
+    if (sched) start_info["plan"] = plan_to_json(sched->plan());
+  }
   obs.on_start(start_info);
+  if (sched && scheduled) obs.on_message("schedule " + to_string(policy) + ":\n" + format_plan_table(sched->plan()));
+
+  // --- Decisions: rank 0's, broadcast, applied by every rank -----------------
+  auto share = [&](Decision d) {
+    auto packed = d.pack();
+    if (world > 1) comm.broadcast(packed.data(), int64_t(packed.size() * sizeof(double)), 0);
+    return Decision::unpack(packed.data());
+  };
+  nlohmann::json trace = nlohmann::json::array();  // [step, eps, K, alpha] as applied here
+  auto apply = [&](const Decision& d, int64_t from_step) {
+    lr.total_steps = std::max<int64_t>(1, d.lr_total_steps);
+    if (!adversarial) return;
+    AttackConfig a = base_attack;
+    if (policy == Policy::kFixed) {
+      // The configured attack, unless the guard raised K.
+      if (d.K != a.steps) {
+        if (a.name == "fgsm-rs" || a.name == "fgsm") a = pgd_config(a.eps, float(d.alpha), d.K);
+        else { a.steps = d.K; a.alpha = float(d.alpha); }
+      }
+    } else if (d.K <= 1) {
+      a = fgsm_rs_config(float(d.eps));
+    } else {
+      a = pgd_config(float(d.eps), float(d.alpha), d.K);
+    }
+    a.early_stop_tau = cfg.early_stop_tau;
+    validate(a, "scheduled training attack");
+    attack_cfg = a;
+    trace.push_back({from_step, attack_cfg.eps, attack_cfg.steps, attack_cfg.alpha});
+  };
+  // The guard's probe: PGD on the held-out rows (this rank's part), fixed random starts.
+  Tensor probe_x;
+  std::vector<int32_t> probe_y;
+  int64_t probe_first = 0;
+  if (probe_every > 0) {
+    auto [pb, pe] = rank_slice(n_train, n_images, rank, world);
+    std::vector<uint8_t> im((pe - pb) * img), lab(pe - pb);
+    if (pe > pb) train_set.read_range(pb, pe, im.data(), lab.data());
+    images_to_tensor(im.data(), pe - pb, C, H, W, probe_x);
+    probe_y.assign(lab.begin(), lab.end());
+    probe_first = pb - n_train;
+  }
+  auto run_probe = [&]() {
+    AttackConfig p = pgd_config(cfg.eps, 2.5f * cfg.eps / float(cfg.probe_steps), cfg.probe_steps);
+    Evaluator ev({p}, cfg.seed ^ 0x9e3779b97f4a7c15ull);
+    if (!probe_y.empty()) ev.add(model, probe_x, probe_y.data(), probe_first);
+    std::vector<double> packed = ev.counts().pack();
+    comm.allreduce_sum(packed.data(), int64_t(packed.size()));
+    EvalCounts c;
+    c.unpack(packed);
+    return c.n > 0 ? double(c.robust_correct[0]) / double(c.n) : 0.0;
+  };
+  auto budget_line = [&](const nlohmann::json& r) {
+    char buf[400];
+    if (r["spent_usd"].is_number())
+      std::snprintf(buf, sizeof buf, "budget: spent $%.4f (%.5f GPU-h) against $%.4f planned by now; plan total $%.4f",
+                    r["spent_usd"].get<double>(), r["spent_gpu_hours"].get<double>(), r["planned_usd"].get<double>(),
+                    r["plan_total_usd"].get<double>());
+    else
+      std::snprintf(buf, sizeof buf, "budget: spent %.5f GPU-h (%.1f s) against %.5f GPU-h planned by now; plan total %.5f GPU-h",
+                    r["spent_gpu_hours"].get<double>(), 3600 * r["spent_hours"].get<double>(),
+                    r["planned_gpu_hours"].get<double>(), r["plan_total_gpu_hours"].get<double>());
+    return std::string(buf);
+  };
 
   // --- The loop ----------------------------------------------------------------
   Attacker attacker;
@@ -157,106 +285,226 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   std::vector<int32_t> labels;
   std::vector<float> per_loss;
   Rows rows;
+  std::vector<int64_t> offsets;  // where each batch's part begins in this rank's rows
   const int64_t total_steps = batches * cfg.epochs;
   const double flops_per_image = model.forward_flops();  // forward; see summary for the total
   double train_seconds = 0, attack_seconds = 0, comm_exposed = 0, comm_total = 0;
   int64_t images_done = 0;
   int64_t step = start_step;
-  for (int epoch = int(start_step / batches); epoch < cfg.epochs; ++epoch) {
-    const auto t_epoch = Clock::now();
-    std::vector<int64_t> perm = epoch_permutation(n_train, cfg.seed, epoch);
-    std::vector<int64_t> mine = rank_epoch_indices(perm, cfg.batch, rank, world);
-    rows.images.resize(mine.size() * img);
-    rows.labels.resize(mine.size());
-    train_set.read_rows(mine, rows.images.data(), rows.labels.data());
-    // Where each batch's part begins in `mine`.
-    int64_t local_pos = 0;
-    double ep_loss = 0, ep_correct = 0, ep_n = 0;
-    for (int64_t b = 0; b < batches; ++b) {
-      auto [gb, ge] = batch_slice(b, n_train, cfg.batch);
-      auto [lb, le] = rank_slice(gb, ge, rank, world);
-      const int64_t n_local = le - lb, n_global = ge - gb;
-      const int64_t first_example = lb - gb;  // position of this rank's part in the global batch
-      if (epoch * batches + b < step) { local_pos += n_local; continue; }  // resumed mid-epoch
-      const auto t_step = Clock::now();
-
-      images_to_tensor(rows.images.data() + local_pos * img, n_local, C, H, W, x);
-      labels.resize(n_local);
-      for (int64_t e = 0; e < n_local; ++e) labels[e] = rows.labels[local_pos + e];
-      local_pos += n_local;
-
-      // Attack (no communication), then train on the adversarial batch.
-      const Tensor* input = &x;
-      if (adversarial && n_local > 0) {
-        const auto t_att = Clock::now();
-        RandomKey key{cfg.seed, Stream::kRandomStart, uint64_t(step), first_example};
-        attacker.run(model, x, labels.data(), attack_cfg, key, x_adv);
-        attack_seconds += seconds_since(t_att);
-        input = &x_adv;
+  int loaded_epoch = -1;
+  bool need_decision = true;
+  std::string stop_reason;
+  // Per epoch, for the cost model: wall time, what is not training steps, steps run per K.
+  auto t_epoch = Clock::now();
+  double ep_loss = 0, ep_correct = 0, ep_n = 0, ep_aside_s = 0;
+  std::map<int, int64_t> ep_steps_at_k;
+  // Adaptive signal, rank 0's batches: loss gained by the first and by the last attack step.
+  double gain_first = 0, gain_last = 0;
+  const int64_t adapt_every = probe_every > 0 ? probe_every : 50;
+  if (probe_every > 0) snapshot.take(step, model, sgd);
+  while (step < total_steps) {
+    const int epoch = int(step / batches);
+    const int64_t b = step % batches;
+    if (need_decision) {
+      Decision d;
+      if (lead) {
+        auto stored = TrainingScheduler::decision_in(resumed_scheduler);
+        // A run resumed mid-epoch continues the decision it had; at an epoch start, the plan's row.
+        d = (step == start_step && b != 0 && stored) ? *stored : sched->epoch_decision(epoch);
       }
-      const Tensor& logits = model.forward(*input, Mode::kTrain);
-      dlogits.resize(logits.shape());
-      per_loss.resize(n_local);
-      // Mean over the global batch: each rank scales by 1/n_global, the all-reduce sums.
-      auto tot = kernels::softmax_xent_cpu(logits.data(), labels.data(), n_local, logits.dim(1),
-                                           1.0f / float(n_global), dlogits.data(), per_loss.data(), nullptr);
-      if (!std::isfinite(tot.loss_sum))
-        throw DataError("training diverged: the loss is " + std::to_string(tot.loss_sum) + " at step " +
-                        std::to_string(step) + " (rank " + std::to_string(rank) +
-                        "); lower --lr or check the data");
-      reducer.begin_step();
-      model.backward(dlogits, false, true, [&](int layer) { reducer.on_grad_ready(layer); });
-      reducer.finish(1.0f);
-      auto rs = reducer.last_stats();
-      comm_exposed += rs.exposed_wait_s;
-      comm_total += rs.allreduce_s_total;
-      const double rate = lr.at(step);
-      sgd.step(model.flat_params(), model.flat_grads(), rate);
-      // Batchnorm statistics are computed on each rank's part; keep rank 0's, as DDP does.
-      if (world > 1 && model.num_buffer_values())
-        comm.broadcast(model.flat_buffers(), model.num_buffer_values() * sizeof(float), 0);
-
-      // Step-level facts, summed over ranks every log interval only (cheap).
-      double stats[3] = {tot.loss_sum, double(tot.correct), double(n_local)};
-      ep_loss += stats[0]; ep_correct += stats[1]; ep_n += stats[2];
-      ++step;
-      const double dt = seconds_since(t_step);
-      train_seconds += dt;
-      images_done += n_global;
-
-      // Preemption: any rank's signal stops every rank at this same step boundary.
-      double stop = stop_requested().load() ? 1.0 : 0.0;
-      if (world > 1) comm.allreduce_max(&stop, 1);
-      if (lead && (step % std::max(1, cfg.log_every) == 0 || b + 1 == batches)) {
-        StepInfo s;
-        s.epoch = epoch; s.step = step; s.steps_total = total_steps; s.batch_in_epoch = b + 1;
-        s.batches_per_epoch = batches; s.loss = stats[0] / std::max<double>(1, stats[2]);
-        s.adv_accuracy = stats[1] / std::max<double>(1, stats[2]); s.lr = rate; s.seconds = dt;
-        s.images_per_s = images_done / std::max(1e-9, train_seconds);
-        s.eps = adversarial ? attack_cfg.eps : 0; s.attack_steps = adversarial ? attack_cfg.steps : 0;
-        obs.on_step(s);
-      }
-      if (stop > 0) {
-        write_checkpoint_now(step);
-        throw Interrupted("stopped by a signal at step " + std::to_string(step) + " after writing " + ck_path +
-                          "; run again with --resume to continue");
-      }
-      if (cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0 && b + 1 != batches)
-        write_checkpoint_now(step);
+      dec = share(d);
+      need_decision = false;
+      if (dec.stop) { stop_reason = "budget"; break; }
+      apply(dec, step);
+      if (lead && scheduled)
+        obs.on_message("epoch " + std::to_string(epoch + 1) + ": eps " + std::to_string(dec.eps) + ", K " +
+                       std::to_string(dec.K) + ", alpha " + std::to_string(dec.alpha) + ", LR over " +
+                       std::to_string(dec.lr_total_steps) + " steps");
     }
-    double ep[3] = {ep_loss, ep_correct, ep_n};
-    comm.allreduce_sum(ep, 3);
-    write_checkpoint_now(step);
-    obs.on_epoch({{"epoch", epoch + 1}, {"step", step}, {"train_loss", ep[0] / std::max(1.0, ep[2])},
-                  {"train_adv_accuracy", ep[1] / std::max(1.0, ep[2])}, {"seconds", seconds_since(t_epoch)},
-                  {"images_per_s", images_done / std::max(1e-9, train_seconds)}});
+    if (epoch != loaded_epoch) {
+      std::vector<int64_t> perm = epoch_permutation(n_train, cfg.seed, epoch);
+      std::vector<int64_t> mine = rank_epoch_indices(perm, cfg.batch, rank, world);
+      rows.images.resize(mine.size() * img);
+      rows.labels.resize(mine.size());
+      train_set.read_rows(mine, rows.images.data(), rows.labels.data());
+      offsets.assign(batches + 1, 0);
+      for (int64_t i = 0; i < batches; ++i) {
+        auto [gb, ge] = batch_slice(i, n_train, cfg.batch);
+        auto [lb, le] = rank_slice(gb, ge, rank, world);
+        offsets[i + 1] = offsets[i] + (le - lb);
+      }
+      loaded_epoch = epoch;
+      t_epoch = Clock::now();
+      ep_loss = ep_correct = ep_n = ep_aside_s = 0;
+      ep_steps_at_k.clear();
+    }
+    auto [gb, ge] = batch_slice(b, n_train, cfg.batch);
+    auto [lb, le] = rank_slice(gb, ge, rank, world);
+    const int64_t n_local = le - lb, n_global = ge - gb;
+    const int64_t first_example = lb - gb;  // position of this rank's part in the global batch
+    const int64_t local_pos = offsets[b];
+    const auto t_step = Clock::now();
+
+    images_to_tensor(rows.images.data() + local_pos * img, n_local, C, H, W, x);
+    labels.resize(n_local);
+    for (int64_t e = 0; e < n_local; ++e) labels[e] = rows.labels[local_pos + e];
+
+    // Attack (no communication), then train on the adversarial batch.
+    const Tensor* input = &x;
+    AttackStats ast;
+    if (adversarial && n_local > 0) {
+      const auto t_att = Clock::now();
+      RandomKey key{cfg.seed, Stream::kRandomStart, uint64_t(step), first_example};
+      ast = attacker.run(model, x, labels.data(), attack_cfg, key, x_adv);
+      attack_seconds += seconds_since(t_att);
+      input = &x_adv;
+    }
+    const Tensor& logits = model.forward(*input, Mode::kTrain);
+    dlogits.resize(logits.shape());
+    per_loss.resize(n_local);
+    // Mean over the global batch: each rank scales by 1/n_global, the all-reduce sums.
+    auto tot = kernels::softmax_xent_cpu(logits.data(), labels.data(), n_local, logits.dim(1),
+                                         1.0f / float(n_global), dlogits.data(), per_loss.data(), nullptr);
+    if (!std::isfinite(tot.loss_sum))
+      throw DataError("training diverged: the loss is " + std::to_string(tot.loss_sum) + " at step " +
+                      std::to_string(step) + " (rank " + std::to_string(rank) +
+                      "); lower --lr or check the data");
+    reducer.begin_step();
+    model.backward(dlogits, false, true, [&](int layer) { reducer.on_grad_ready(layer); });
+    reducer.finish(1.0f);
+    auto rs = reducer.last_stats();
+    comm_exposed += rs.exposed_wait_s;
+    comm_total += rs.allreduce_s_total;
+    const double rate = lr.at(step);
+    sgd.step(model.flat_params(), model.flat_grads(), rate);
+    // Batchnorm statistics are computed on each rank's part; keep rank 0's, as DDP does.
+    if (world > 1 && model.num_buffer_values())
+      comm.broadcast(model.flat_buffers(), model.num_buffer_values() * sizeof(float), 0);
+
+    // Step-level facts, summed over ranks every log interval only (cheap).
+    double stats[3] = {tot.loss_sum, double(tot.correct), double(n_local)};
+    ep_loss += stats[0]; ep_correct += stats[1]; ep_n += stats[2];
+    // The loss gained by the first and the last attack step (the last one ends at x_adv).
+    const int K_now = adversarial ? attack_cfg.steps : 0;
+    if (int(ast.step_loss.size()) == K_now && K_now >= 2 && n_local > 0) {
+      gain_first += ast.step_loss[1] - ast.step_loss[0];
+      gain_last += stats[0] / double(n_local) - ast.step_loss[K_now - 1];
+    }
+    ++ep_steps_at_k[K_now];
+    ++step;
+    const double dt = seconds_since(t_step);
+    train_seconds += dt;
+    images_done += n_global;
+
+    // Preemption: any rank's signal stops every rank at this same step boundary (1);
+    // rank 0's budget check stops them all before the budget is spent (0.5).
+    double stop = stop_requested().load() ? 1.0 : 0.0;
+    if (lead && sched && stop == 0 && sched->must_stop(spent_now(), K_now)) stop = 0.5;
+    if (world > 1) comm.allreduce_max(&stop, 1);
+    if (lead && (step % std::max(1, cfg.log_every) == 0 || b + 1 == batches)) {
+      StepInfo s;
+      s.epoch = epoch; s.step = step; s.steps_total = total_steps; s.batch_in_epoch = b + 1;
+      s.batches_per_epoch = batches; s.loss = stats[0] / std::max<double>(1, stats[2]);
+      s.adv_accuracy = stats[1] / std::max<double>(1, stats[2]); s.lr = rate; s.seconds = dt;
+      s.images_per_s = images_done / std::max(1e-9, train_seconds);
+      s.eps = adversarial ? attack_cfg.eps : 0; s.attack_steps = adversarial ? attack_cfg.steps : 0;
+      obs.on_step(s);
+    }
+    if (stop >= 1.0) {
+      write_checkpoint_now(step);
+      throw Interrupted("stopped by a signal at step " + std::to_string(step) + " after writing " + ck_path +
+                        "; run again with --resume to continue");
+    }
+    if (stop > 0) {
+      if (lead) obs.on_message("budget: stopping at step " + std::to_string(step) +
+                               " to keep the reserve for the final checkpoint and evaluation");
+      stop_reason = "budget";
+      break;
+    }
+
+    // The guard: a PGD probe on the held-out rows; a collapse rolls back and raises K.
+    if (probe_every > 0 && step % probe_every == 0) {
+      const auto t_probe = Clock::now();
+      double acc = run_probe();
+      if (cfg.probe_filter) acc = cfg.probe_filter(step, acc);
+      Decision g;
+      if (lead) g = sched->on_probe(step, acc, attack_cfg.steps, spent_now());
+      g = share(g);
+      ep_aside_s += seconds_since(t_probe);
+      if (g.rollback_to_step < 0 && !g.stop) {
+        snapshot.take(step, model, sgd);
+      } else {
+        if (lead) obs.on_message("guard: " + sched->last_guard_reason());
+        if (snapshot.step >= 0) {
+          snapshot.restore(model, sgd);
+          step = snapshot.step;
+        }
+        if (g.stop) { stop_reason = "guard"; break; }
+        dec = g;
+        dec.rollback_to_step = -1;
+        apply(dec, step);
+        loaded_epoch = -1;  // re-read the epoch of the restored step (its stats start over)
+        gain_first = gain_last = 0;
+        continue;
+      }
+    }
+    // Adaptive: one step more or fewer from the attack's measured convergence.
+    if (policy == Policy::kAdaptive && step % adapt_every == 0 && b + 1 != batches) {
+      Decision d = dec;
+      if (lead) {
+        AdaptiveSignal sig;
+        if (gain_first > 0) sig.last_over_first_gain = gain_last / gain_first;
+        d = sched->adapt(dec, sig, batches - (b + 1));
+        if (d.K != dec.K) obs.on_message("adaptive: " + sched->last_adapt_reason());
+      }
+      d = share(d);
+      gain_first = gain_last = 0;
+      if (d.K != dec.K) { dec = d; apply(dec, step); }
+    }
+    if (cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0 && b + 1 != batches)
+      write_checkpoint_now(step);
+
+    if (b + 1 == batches) {
+      double ep[3] = {ep_loss, ep_correct, ep_n};
+      comm.allreduce_sum(ep, 3);
+      nlohmann::json summary_line = {{"epoch", epoch + 1}, {"step", step}, {"train_loss", ep[0] / std::max(1.0, ep[2])},
+                                     {"train_adv_accuracy", ep[1] / std::max(1.0, ep[2])},
+                                     {"seconds", seconds_since(t_epoch)},
+                                     {"images_per_s", images_done / std::max(1e-9, train_seconds)}};
+      if (sched) {
+        // The cost model learns the mean wall seconds of a training step (data loading
+        // included; probes apart, the plan counts them), then the rest is re-planned.
+        int64_t steps_run = 0;
+        int k_main = dec.K;
+        int64_t most = -1;
+        for (auto [k, n] : ep_steps_at_k) {
+          steps_run += n;
+          if (n > most) { most = n; k_main = k; }
+        }
+        const double step_s = (seconds_since(t_epoch) - ep_aside_s) / double(std::max<int64_t>(1, steps_run));
+        if (scheduled && adversarial) sched->end_epoch(epoch + 1, std::max(1, k_main), step_s, spent_now());
+      }
+      write_checkpoint_now(step);
+      if (sched && scheduled) {
+        nlohmann::json r = sched->report(spent_now(), epoch + 1);
+        summary_line.update(r);
+        summary_line["eps"] = attack_cfg.eps;
+        summary_line["K"] = attack_cfg.steps;
+        summary_line["alpha"] = attack_cfg.alpha;
+      }
+      obs.on_epoch(summary_line);
+      if (sched && scheduled) obs.on_message(budget_line(summary_line));
+      need_decision = true;
+    }
+  }
+  if (!stop_reason.empty()) {
+    if (last_checkpoint_step != step) write_checkpoint_now(step);
+    if (lead) obs.on_message("stopped early (" + stop_reason + ") after step " + std::to_string(step) +
+                             "; final checkpoint written, evaluating");
   }
 
   // --- Final evaluation, each rank on its shard of the test set ---------------
   nlohmann::json summary;
-  const double train_wall = seconds_since(t_start);
-  double attack_flops = adversarial ? attack_cfg.steps * 2.0 : 0.0;  // fwd + input-backward ~ 2 forwards
-  (void)attack_flops;
   summary["train_images_per_s"] = images_done / std::max(1e-9, train_seconds);
   summary["train_seconds"] = train_seconds;
   summary["attack_seconds"] = attack_seconds;
@@ -270,20 +518,43 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     if (test_set.channels() != C || test_set.height() != H || test_set.width() != W)
       throw DataError(cfg.test_data + ": images are " + shape_str({test_set.channels(), test_set.height(), test_set.width()}) +
                       " but the training images are " + shape_str(example));
-    const int64_t n_test = test_set.size();
     std::vector<AttackConfig> attacks;
     if (cfg.eval_fgsm) attacks.push_back(fgsm_config(cfg.eps));
     AttackConfig pgd = pgd_config(cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts);
     validate(pgd, "evaluation attack");
     attacks.push_back(pgd);
     const auto t_eval = Clock::now();
-    EvalCounts counts = evaluate_shard(model, test_set, n_test, attacks, cfg.seed, cfg.batch, comm);
+    EvalCounts counts = evaluate_shard(model, test_set, test_set.size(), attacks, cfg.seed, cfg.batch, comm);
     summary.update(eval_report(counts, attacks));
     summary["eval_seconds"] = seconds_since(t_eval);
   }
+  // Every rank's applied decisions, so that agreement can be checked from the outside.
+  const std::vector<std::string> traces = comm.allgather(trace.dump());
   summary["wall_seconds"] = seconds_since(t_start);
   summary["rank_hours"] = summary["wall_seconds"].get<double>() * world / 3600.0;
-  (void)train_wall;
+  if (scheduled) {
+    nlohmann::json s = {{"policy", to_string(policy)}, {"stop_reason", stop_reason.empty() ? "done" : stop_reason},
+                        {"epochs_completed", step / batches}, {"probe_every", probe_every}, {"probe_holdout", n_probe}};
+    nlohmann::json by_rank = nlohmann::json::array();
+    bool agree = true;
+    for (const auto& t : traces) {
+      by_rank.push_back(nlohmann::json::parse(t));
+      agree = agree && t == traces[0];
+    }
+    s["decisions"] = by_rank[0];
+    s["decisions_by_rank"] = by_rank;
+    s["decisions_agree"] = agree;
+    if (sched) {
+      const Spend spent = spent_now();
+      s.update(sched->report(spent, int(step / batches)));
+      s["within_budget"] = within(spent, cfg.budget);
+      s["guard"] = sched->guard().to_json();
+      s["cost_model"] = sched->cost().to_json();
+    }
+    summary["schedule"] = s;
+    for (const char* k : {"spent_usd", "spent_gpu_hours", "spent_hours"})
+      if (s.contains(k)) summary[k] = s[k];
+  }
   obs.on_eval(summary);
   return summary;
 }

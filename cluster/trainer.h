@@ -5,11 +5,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "cluster/budget.h"
 #include "cluster/communicator.h"
+#include "cluster/cost_model.h"
 #include "runtime/attacks/attack.h"
 #include "runtime/data/dataset.h"
 #include "runtime/evaluate.h"
@@ -50,6 +53,18 @@ struct TrainConfig {
   double bucket_mb = 4;
   // Logging
   int log_every = 20;
+  // Attack-budget scheduler (cluster/training_scheduler.h, train_schedule.h).
+  // schedule "": fixed without a budget (plain PGD-K, the reference protocol), budgeted with one.
+  std::string schedule;
+  Budget budget;
+  std::optional<Price> price;
+  int max_k = 10;            // the strongest attack budgeted/adaptive may plan
+  int64_t probe_every = -1;  // guard probe interval in steps; -1: 100 (budgeted, adaptive), 0 (fixed)
+  int probe_steps = 10;      // PGD steps of the probe
+  int probe_images = 256;    // held out from the end of the training set
+  std::optional<NetworkModel> network;  // all-reduce model until one is measured (world > 1)
+  // Tests only (no flag): maps each probe's measured robust accuracy, e.g. to a synthetic collapse.
+  std::function<double(int64_t step, double accuracy)> probe_filter;
 };
 
 // Per-step facts for progress bars and metrics (rank 0).

@@ -76,8 +76,4 @@ int run_eval(const std::vector<std::string>& args) {
   return 0;
 }
 
-int run_plan(const std::vector<std::string>& args) {
-  throw UsageError("plan: not available in this build yet");
-}
-
 }  // namespace rampart

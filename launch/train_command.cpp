@@ -10,6 +10,7 @@
 #include "launch/console.h"
 #include "launch/options.h"
 #include "launch/report.h"
+#include "launch/schedule_options.h"
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -51,6 +52,17 @@ po::options_description train_options() {
       ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: cores / ranks on the node)")
       ("log-every", po::value<int>()->default_value(20), "steps between progress lines and metrics")
       ("log-level", po::value<std::string>()->default_value("info"), "error, warn, info or debug")
+      ("schedule", po::value<std::string>(), "attack-budget policy: fixed, budgeted or adaptive (default: fixed without a budget, budgeted with one)")
+      ("budget-usd", po::value<double>(), "spend at most this many US dollars (needs a price)")
+      ("budget-gpu-hours", po::value<double>(), "spend at most this many GPU-hours (rank-hours on CPU ranks)")
+      ("budget-hours", po::value<double>(), "spend at most this many hours of wall time")
+      ("price-per-gpu-hour", po::value<double>(), "US dollars per GPU-hour (per rank-hour on CPU ranks)")
+      ("price-per-node-hour", po::value<double>(), "US dollars per node-hour (with --gpus-per-node)")
+      ("gpus-per-node", po::value<int>(), "GPUs (ranks) per node, for --price-per-node-hour")
+      ("max-steps-k", po::value<int>()->default_value(10), "budgeted/adaptive: the largest attack K planned")
+      ("probe-every", po::value<int64_t>()->default_value(-1), "guard: PGD-10 probe every N steps on held-out training images (0: off; -1: 100 for budgeted and adaptive, off for fixed)")
+      ("network-busbw-gbs", po::value<double>(), "all-reduce bus bandwidth of the (target) cluster, GB/s (NCCL busbw)")
+      ("network-latency-us", po::value<double>(), "all-reduce latency per ring step, microseconds")
       ("json", po::bool_switch(), "print the final result as one JSON object on standard output");
   return desc;
 }
@@ -86,6 +98,7 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.bucket_mb = vm["bucket-mb"].as<double>();
   c.log_every = vm["log-every"].as<int>();
   c.config_text = resolved_config(vm);
+  set_schedule_options(vm, c);
   if (c.batch < 1) throw ConfigError("batch must be >= 1, found " + std::to_string(c.batch));
   if (c.limit < 0) throw ConfigError("limit must be >= 0, found " + std::to_string(c.limit));
   if (!(c.timeout_s > 0)) throw ConfigError("timeout must be > 0 seconds, found " + std::to_string(c.timeout_s));
