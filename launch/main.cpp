@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return rampart::run_eval(args);
     if (cmd == "plan") return rampart::run_plan(args);
     if (cmd == "data") return rampart::run_data(args);
-    std::fprintf(stderr, "rampart: unknown command \"%s\"; expected train, eval, plan or data\n%s", cmd.c_str(),
-                 kUsage);
+    std::fprintf(stderr, "rampart: unknown command \"%s\"; expected train, eval, plan or data (rampart --help)\n",
+                 cmd.c_str());
     return rampart::kExitUsage;
   } catch (const rampart::Error& e) {
     std::fprintf(stderr, "rampart %s: error: %s\n", cmd.c_str(), e.what());

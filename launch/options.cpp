@@ -22,7 +22,9 @@ namespace rampart {
 bool parse_options(const std::string& command, const std::vector<std::string>& args,
                    const po::options_description& desc, po::variables_map& vm) {
   try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    // No guessing of abbreviations: --epoch must not silently mean --epochs.
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(args).options(desc).style(style).run(), vm);
   } catch (const po::error& e) {
     throw UsageError(command + ": " + e.what() + " (see rampart " + command + " --help)");
   }

@@ -1,0 +1,134 @@
+// End to end on real Fashion-MNIST, one rank: PGD adversarial training reaches a
+// robust accuracy far above chance; an interrupted and resumed run ends with the
+// same bits as an uninterrupted one; divergence is reported, not trained through.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "cluster/trainer.h"
+#include "runtime/checkpoint.h"
+#include "runtime/errors.h"
+#include "train_fixture.h"
+
+namespace rampart {
+namespace {
+
+struct Quiet : TrainObserver {};
+
+// Stops the run (as SIGTERM would) once the trainer reports step `at`.
+struct StopAt : TrainObserver {
+  explicit StopAt(int64_t at) : at(at) {}
+  void on_step(const StepInfo& s) override {
+    if (s.step == at) stop_requested().store(1);
+  }
+  int64_t at;
+};
+
+TrainConfig small_run(const std::string& out) {
+  TrainConfig c;
+  c.data = testing::fmnist().train;
+  c.out = out;
+  c.model = "small-cnn";
+  c.seed = 3;
+  c.batch = 64;
+  c.lr = 0.05;
+  c.attack = "pgd";
+  c.eps = 0.1f;
+  c.alpha = 0.025f;
+  c.steps = 5;
+  c.log_every = 1;
+  c.config_text = "test";
+  return c;
+}
+
+std::string fresh_dir(const std::string& name) {
+  auto d = std::filesystem::path(testing::fmnist().dir) / name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+TEST(TrainE2E, PgdTrainingIsRobustWellAboveChance) {
+  TrainConfig c = small_run(fresh_dir("robust"));
+  c.limit = 6400;
+  c.epochs = 2;
+  c.test_data = testing::fmnist().test;
+  c.eval_limit = 500;
+  c.eval_steps = 10;
+  c.eval_alpha = 0.025f;
+  auto comm = make_self_communicator();
+  Quiet q;
+  nlohmann::json s = train(c, *comm, q);
+  ASSERT_EQ(s["n"].get<int64_t>(), 500);
+  // Chance is 10%. Measured here: clean ~0.71, PGD-10 ~0.52.
+  EXPECT_GT(s["clean_accuracy"].get<double>(), 0.60) << s.dump();
+  EXPECT_GT(s["pgd_accuracy"].get<double>(), 0.40) << s.dump();
+  EXPECT_LE(s["pgd_accuracy"].get<double>(), s["fgsm_accuracy"].get<double>() + 0.01) << s.dump();
+  EXPECT_LE(s["pgd_accuracy"].get<double>(), s["clean_accuracy"].get<double>());
+  EXPECT_TRUE(std::filesystem::exists(c.out + "/checkpoint.h5"));
+}
+
+TEST(TrainE2E, ResumeEndsWithTheSameBitsAsAnUninterruptedRun) {
+  auto comm = make_self_communicator();
+  TrainConfig c = small_run(fresh_dir("straight"));
+  c.limit = 640;  // 10 steps an epoch
+  c.epochs = 2;
+  Quiet q;
+  train(c, *comm, q);
+  Checkpoint straight = read_checkpoint(c.out + "/checkpoint.h5");
+
+  TrainConfig r = small_run(fresh_dir("resumed"));
+  r.limit = 640;
+  r.epochs = 2;
+  StopAt stop(13);  // mid-way through the second epoch
+  try {
+    train(r, *comm, stop);
+    FAIL() << "the run did not stop";
+  } catch (const Interrupted& e) {
+    EXPECT_EQ(e.code(), kExitTempFail);
+  }
+  stop_requested().store(0);
+  Checkpoint mid = read_checkpoint(r.out + "/checkpoint.h5");
+  EXPECT_EQ(mid.step, 13);
+  r.resume = true;
+  train(r, *comm, q);
+  Checkpoint resumed = read_checkpoint(r.out + "/checkpoint.h5");
+
+  EXPECT_EQ(resumed.step, straight.step);
+  ASSERT_EQ(resumed.model.size(), straight.model.size());
+  for (size_t i = 0; i < straight.model.size(); ++i) {
+    const auto& a = straight.model[i].second.data;
+    const auto& b = resumed.model[i].second.data;
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << straight.model[i].first;
+  }
+  ASSERT_EQ(resumed.optimizer.size(), straight.optimizer.size());
+  for (size_t i = 0; i < straight.optimizer.size(); ++i) {
+    const auto& a = straight.optimizer[i].second.data;
+    const auto& b = resumed.optimizer[i].second.data;
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << straight.optimizer[i].first;
+  }
+}
+
+TEST(TrainE2E, DivergenceIsAnErrorNamingTheStep) {
+  auto comm = make_self_communicator();
+  TrainConfig c = small_run(fresh_dir("diverge"));
+  c.limit = 640;
+  c.epochs = 1;
+  c.lr = 1e9;
+  c.warmup = 0;
+  c.lr_schedule = "constant";
+  Quiet q;
+  try {
+    train(c, *comm, q);
+    FAIL() << "training went on with a non-finite loss";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("training diverged"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("lower --lr"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rampart
