@@ -2,13 +2,18 @@
 #include "runtime/model.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "runtime/errors.h"
+#include "runtime/layers/conv2d.h"
+#include "runtime/layers/fused_conv_relu_pool.h"
+#include "runtime/layers/pool_common.h"
 #include "runtime/rng.h"
 
 namespace rampart {
 
-Model::Model(const nlohmann::json& spec, const Shape& input) : spec_(spec), input_(input) {
+Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions& options)
+    : spec_(spec), input_(input) {
   if (!spec.is_array() || spec.empty())
     throw ConfigError("model spec: expected a non-empty JSON list of layers, found " +
                       std::string(spec.is_array() ? "an empty list" : spec.type_name()));
@@ -62,6 +67,46 @@ Model::Model(const nlohmann::json& spec, const Shape& input) : spec_(spec), inpu
   }
   acts_.resize(layers_.size());
   grads_.resize(2);
+  const char* no_fusion = std::getenv("RAMPART_NO_FUSION");
+  plan_steps(options.fuse && !(no_fusion && *no_fusion && std::string(no_fusion) != "0"));
+}
+
+// The fusion pass: "[conv2d] relu maxpool2d" runs become one executor; every other
+// layer runs as itself.
+void Model::plan_steps(bool fuse) {
+  fused_ = false;
+  const int n = int(layers_.size());
+  auto is = [&](int i, const char* type) { return i < n && layers_[i]->type() == type; };
+  for (int i = 0; i < n;) {
+    if (fuse) {
+      bool conv = is(i, "conv2d") && is(i + 1, "relu") && is(i + 2, "maxpool2d");
+      bool bare = !conv && is(i, "relu") && is(i + 1, "maxpool2d");
+      if (conv || bare) {
+        const int pool = conv ? i + 2 : i + 1;
+        nlohmann::json group = nlohmann::json::array();
+        for (int j = i; j <= pool; ++j) group.push_back(layers_[j]->spec());
+        Conv2d* c = conv ? dynamic_cast<Conv2d*>(layers_[i].get()) : nullptr;
+        fused_layers_.push_back(std::make_unique<FusedConvReluPool>(
+            c, parse_pool_spec(layers_[pool]->spec(), pool, "maxpool2d"), group));
+        steps_.push_back({i, pool, fused_layers_.back().get(), c != nullptr});
+        fused_ = true;
+        i = pool + 1;
+        continue;
+      }
+    }
+    steps_.push_back({i, i, layers_[i].get(), layers_[i]->has_params()});
+    ++i;
+  }
+}
+
+std::string Model::execution_plan() const {
+  std::string s;
+  for (auto& st : steps_) {
+    if (!s.empty()) s += ", ";
+    s += "[" + std::to_string(st.first) + (st.last > st.first ? "-" + std::to_string(st.last) : "") + "] " +
+         st.exec->type();
+  }
+  return s;
 }
 
 void Model::init(uint64_t seed) {
@@ -78,9 +123,9 @@ const Tensor& Model::forward(const Tensor& x, Mode mode) {
                     shape_str(x.shape()));
   input_ptr_ = &x;
   const Tensor* cur = &x;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(*cur, acts_[i], mode);
-    cur = &acts_[i];
+  for (auto& st : steps_) {
+    st.exec->forward(*cur, acts_[st.last], mode);
+    cur = &acts_[st.last];
   }
   return *cur;
 }
@@ -90,18 +135,21 @@ const Tensor& Model::backward(const Tensor& dlogits, bool input_grad, bool param
   static const Tensor kEmpty;
   const Tensor* dy = &dlogits;
   int slot = 0;
-  for (int i = int(layers_.size()) - 1; i >= 0; --i) {
-    const Tensor& x = i == 0 ? *input_ptr_ : acts_[i - 1];
+  for (int k = int(steps_.size()) - 1; k >= 0; --k) {
+    const Step& st = steps_[k];
+    const Tensor& x = st.first == 0 ? *input_ptr_ : acts_[st.first - 1];
     // Layer 0's input gradient is only wanted by attacks; earlier layers need
     // theirs to continue. Stop once neither is needed below this point.
-    bool need_dx = i > 0 || input_grad;
-    if (!need_dx && !(param_grads && layers_[i]->has_params())) break;
+    bool need_dx = st.first > 0 || input_grad;
+    if (!need_dx && !(param_grads && st.has_params)) break;
     // When only parameter gradients are wanted, skip layers below the first
     // (from the input) that has parameters.
     Tensor* dx = need_dx ? &grads_[slot] : nullptr;
-    bool pg = param_grads && layers_[i]->has_params();
-    layers_[i]->backward(x, acts_[i], *dy, dx, pg);
-    if (pg && on_grad_ready) on_grad_ready(i);
+    bool pg = param_grads && st.has_params;
+    st.exec->backward(x, acts_[st.last], *dy, dx, pg);
+    if (pg && on_grad_ready)  // per original layer, last to first, as without fusion
+      for (int i = st.last; i >= st.first; --i)
+        if (layers_[i]->has_params()) on_grad_ready(i);
     if (dx) { dy = dx; slot ^= 1; }
   }
   return input_grad ? *dy : kEmpty;

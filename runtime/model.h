@@ -13,12 +13,20 @@
 
 namespace rampart {
 
+struct ModelOptions {
+  // Group layer runs into fused executors (conv2d relu maxpool2d -> one pass of
+  // pool-then-relu over the conv output; see runtime/layers/fused_conv_relu_pool.h).
+  // Outputs and gradients are those of the layers one by one; the environment
+  // variable RAMPART_NO_FUSION=1 turns it off for any model.
+  bool fuse = true;
+};
+
 class Model {
  public:
   // spec: a JSON array of layers. input: the logical shape of one example [C, H, W].
   // Throws ConfigError for a spec that is not a list of valid layers, or whose
   // layers do not fit together.
-  Model(const nlohmann::json& spec, const Shape& input);
+  Model(const nlohmann::json& spec, const Shape& input, const ModelOptions& options = {});
 
   // PyTorch's default initialisation, seeded.
   void init(uint64_t seed);
@@ -59,6 +67,10 @@ class Model {
   // FLOPs of one forward pass for one example (multiply-add = 2).
   double forward_flops() const { return forward_flops_; }
 
+  // What the fusion pass made of the layers, e.g. "[0-2] fused(conv2d,relu,maxpool2d), [3] ...".
+  std::string execution_plan() const;
+  bool fused() const { return fused_; }
+
  private:
   nlohmann::json spec_;
   Shape input_;
@@ -68,7 +80,20 @@ class Model {
   std::vector<BufferView> buffers_;
   std::vector<std::pair<int64_t, int64_t>> layer_ranges_;
   Tensor flat_params_, flat_grads_, flat_buffers_;
-  std::vector<Tensor> acts_;   // acts_[i] = output of layer i
+  // The executors the passes run: each covers the layers [first, last] of the
+  // spec and is either one of layers_ or a fused executor that owns no parameters
+  // (they stay bound to the original layers, so names, offsets and checkpoints
+  // do not change).
+  struct Step {
+    int first, last;
+    Layer* exec;
+    bool has_params;
+  };
+  void plan_steps(bool fuse);
+  std::vector<Step> steps_;
+  std::vector<std::unique_ptr<Layer>> fused_layers_;
+  bool fused_ = false;
+  std::vector<Tensor> acts_;   // acts_[i] = output of layer i (of step ending at i)
   std::vector<Tensor> grads_;  // ping-pong buffers for dL/d(activation)
   const Tensor* input_ptr_ = nullptr;
   double forward_flops_ = 0;
