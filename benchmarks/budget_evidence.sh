@@ -9,18 +9,20 @@
 # and evaluate PGD-20 (eps 0.1, step 0.01, 1 restart) on the first EVAL_LIMIT test images.
 # Writes benchmarks/results/budget_evidence.{json,md,png}.
 #
-# usage: benchmarks/budget_evidence.sh            (env: BIN, LIMIT, EVAL_LIMIT, PRICE, BUDGET_USD, EPOCHS_OF_PGD7)
+# usage: benchmarks/budget_evidence.sh   (env: BIN, LIMIT, EVAL_LIMIT, PRICE, BUDGET_USD, EPOCHS_OF_PGD7, RUN_PGD7)
 # BUDGET_USD defaults to the calibrated cost of EPOCHS_OF_PGD7 (3) epochs of PGD-7 plus the final
 # evaluation, as `rampart plan` predicts it on this machine at the start of the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin/rampart}
-LIMIT=${LIMIT:-20000}          # training images (0: all 60000); the guard holds 256 of them out
-EVAL_LIMIT=${EVAL_LIMIT:-2000}
+LIMIT=${LIMIT:-5000}          # training images (0: all 60000); the guard holds 256 of them out
+EVAL_LIMIT=${EVAL_LIMIT:-1000}
 PRICE=${PRICE:-2.5}            # USD per rank-hour (the price of a GPU-hour, on CPU ranks)
 EPOCHS_OF_PGD7=${EPOCHS_OF_PGD7:-3}
 OUT=${OUT:-benchmarks/results}
 RUNS=${RUNS:-$(mktemp -d /tmp/budget_evidence.XXXXXX)}
+mkdir -p "$RUNS"
+RUN_PGD7=${RUN_PGD7:-0}   # 1: also the reference PGD-7, cut by the budget
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 if [[ ! -f data/train.h5 || ! -f data/test.h5 ]]; then
@@ -34,21 +36,24 @@ common=(--config configs/fmnist-pgd.ini --data data/train.h5 --test-data data/te
         --eval-limit "$EVAL_LIMIT" --price-per-gpu-hour "$PRICE" --log-every 100 --log-level warn)
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-if [[ -z "${BUDGET_USD:-}" ]]; then
-  BUDGET_USD=$("$BIN" plan "${common[@]}" --schedule fixed --steps 7 --json |
-               jget "round($EPOCHS_OF_PGD7 * d['rows'][0]['usd'] + d['reserve']['usd'], 6)")
-fi
+# One calibration (rampart plan, fixed PGD-7, no budget) fixes both the budget and the largest
+# fixed K: an epoch's cost is affine in K with slope steps * (forward + input backward).
+"$BIN" plan "${common[@]}" --schedule fixed --steps 7 --json > "$RUNS/plan_pgd7.plan"
+BUDGET_USD=${BUDGET_USD:-$(jget "round($EPOCHS_OF_PGD7 * d['rows'][0]['usd'] + d['reserve']['usd'], 6)" < "$RUNS/plan_pgd7.plan")}
+KFIT=$(python3 - "$RUNS/plan_pgd7.plan" "$BUDGET_USD" "$PRICE" <<'PY'
+import json, sys
+d, budget, price = json.load(open(sys.argv[1])), float(sys.argv[2]), float(sys.argv[3])
+c = d["calibration"]
+unit = d["steps_per_epoch"] * (c["fwd_s"] + c["bwd_input_s"])
+e7, reserve = d["rows"][0]["wall_s"], d["reserve"]["wall_s"]
+allow = (budget / price * 3600 - reserve) * 0.95  # the plan's safety share
+fits = [k for k in range(1, 11) if 5 * (e7 + (k - 7) * unit) <= allow]
+print(max(fits) if fits else 1)
+PY
+)
 echo "budget: \$$BUDGET_USD at \$$PRICE per rank-hour ($(python3 -c "print(round($BUDGET_USD / $PRICE * 3600, 1))") s on 1 rank)" >&2
-budget=(--budget-usd "$BUDGET_USD")
-
-# The largest K whose 5 epochs of fixed PGD-K fit the budget.
-KFIT=1
-for K in 10 9 8 7 6 5 4 3 2; do
-  fit=$("$BIN" plan "${common[@]}" "${budget[@]}" --schedule fixed --steps "$K" --json 2>/dev/null |
-        jget "d['epochs_that_fit'] == d['epochs_requested']" || echo False)
-  if [[ "$fit" == True ]]; then KFIT=$K; break; fi
-done
 echo "largest fixed K whose 5 epochs fit: $KFIT" >&2
+budget=(--budget-usd "$BUDGET_USD")
 
 run() {  # name, then extra flags
   local name=$1; shift
@@ -68,7 +73,7 @@ PY
 }
 run budgeted --schedule budgeted
 run "fixed-pgd$KFIT" --schedule fixed --steps "$KFIT" --alpha "$(python3 -c "print(2.5 * 0.1 / $KFIT)")"
-[[ "$KFIT" != 7 ]] && run fixed-pgd7 --schedule fixed --steps 7
+if [[ "$KFIT" != 7 && "$RUN_PGD7" == 1 ]]; then run fixed-pgd7 --schedule fixed --steps 7; fi
 run fgsm-rs --schedule fixed --attack fgsm-rs
 
 mkdir -p "$OUT"
