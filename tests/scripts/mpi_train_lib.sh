@@ -1,0 +1,66 @@
+# Shared by the multi-rank training tests (mpi_train_*.sh, slurm_train_preempt.sh); sourced, not run.
+# Needs RAMPART_BIN (build/bin/rampart), CHECKPOINT_DIFF (build/bin/checkpoint_diff) and
+# RAMPART_TEST_DATA_DIR (a folder for train.h5 and test.h5, made from Fashion-MNIST once).
+# shellcheck shell=bash
+: "${RAMPART_BIN:?set RAMPART_BIN to build/bin/rampart}"
+: "${CHECKPOINT_DIFF:?set CHECKPOINT_DIFF to build/bin/checkpoint_diff}"
+: "${RAMPART_TEST_DATA_DIR:?set RAMPART_TEST_DATA_DIR}"
+RAMPART_FMNIST=${RAMPART_FMNIST:-/usr/share/datasets/fashion-mnist}
+TRAIN_H5=$RAMPART_TEST_DATA_DIR/train.h5
+TEST_H5=$RAMPART_TEST_DATA_DIR/test.h5
+
+# ../shared/PLATFORM.md: root needs the ALLOW variables; more ranks than cores need
+# oversubscription and yielding. --bind-to none lets rampart pick its threads.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+MPIRUN=(mpirun --oversubscribe --bind-to none)
+
+say() { echo "${TEST_NAME:-mpi_train}: $*"; }
+die() { echo "${TEST_NAME:-mpi_train}: FAILED: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# Imports Fashion-MNIST to $TRAIN_H5 and $TEST_H5 once (under a lock: tests run in parallel).
+ensure_data() {
+  [ -f "$TRAIN_H5" ] && [ -f "$TEST_H5" ] && return 0
+  [ -f "$RAMPART_FMNIST/train-images-idx3-ubyte.gz" ] ||
+    { echo "${TEST_NAME:-mpi_train}: skipped: no Fashion-MNIST in $RAMPART_FMNIST (scripts/install-deps.sh)"; exit 77; }
+  mkdir -p "$RAMPART_TEST_DATA_DIR"
+  (
+    flock 9
+    for split in train:train t10k:test; do
+      src=${split%%:*} dst=$RAMPART_TEST_DATA_DIR/${split##*:}.h5
+      [ -f "$dst" ] && continue
+      "$RAMPART_BIN" data import --images "$RAMPART_FMNIST/$src-images-idx3-ubyte.gz" \
+        --labels "$RAMPART_FMNIST/$src-labels-idx1-ubyte.gz" --out "$dst.tmp.$$" >/dev/null &&
+        mv "$dst.tmp.$$" "$dst" || exit 1
+    done
+  ) 9>"$RAMPART_TEST_DATA_DIR/.lock" || die "rampart data import failed"
+}
+
+# Waits until OUT/metrics.jsonl reports step >= N (log-every 1) or PID ends; 1 on timeout.
+wait_for_step() {
+  local out=$1 n=$2 pid=$3 limit=${4:-120} t0
+  t0=$(now)
+  while :; do
+    if [ -f "$out/metrics.jsonl" ] &&
+       grep -o '"step":[0-9]*' "$out/metrics.jsonl" | cut -d: -f2 | awk -v n="$n" '$1 >= n { f = 1 } END { exit !f }'; then
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    awk -v a="$t0" -v b="$(now)" -v m="$limit" 'BEGIN { exit !(b - a > m) }' && return 1
+    sleep 0.1
+  done
+}
+
+# The PID of rank R of a job whose command line holds OUT (a unique --out folder).
+rank_pid() {
+  local out=$1 r=$2 p
+  for p in $(pgrep -f -- "--out $out( |\$)"); do
+    [ "$(cat /proc/"$p"/comm 2>/dev/null)" = rampart ] || continue
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$r"; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
