@@ -111,7 +111,9 @@ for r in rows:
     ks = " ".join(str(d[2]) for d in (r["decisions"] or []))
     lines.append(f"| {r['policy']} | {r['pgd20_accuracy']:.4f} | {r['fgsm_accuracy']:.4f} | {r['clean_accuracy']:.4f} | "
                  f"{(r['spent_usd'] or 0):.4f} | {r['wall_seconds']:.0f} | {r['epochs_completed']} | {r['stop_reason']} | {ks} |")
-lines += ["", f"Load average at the end: {' '.join(load)} (2 cores, shared: timings are noisy)."]
+se = 100 * (0.25 / int(eval_limit)) ** 0.5
+lines += ["", f"Load average at the end: {' '.join(load)} (2 cores, shared: timings are noisy).",
+          f"Sampling error of one accuracy on {eval_limit} images: about +-{se:.1f} points (1 s.d.); smaller gaps are not evidence."]
 open(os.path.join(out, "budget_evidence.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
