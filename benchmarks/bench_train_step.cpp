@@ -4,7 +4,8 @@
 // the FP32 peak measured here with an FMA loop on the same threads. JSON out.
 //   bench_train_step [--data data/train.h5] [--model small-cnn] [--steps 20]
 //                    [--warmup 3] [--threads 2] [--batch 128] [--no-fusion]
-//                    [--peak-only] [--json FILE]
+//                    [--peak-only] [--profile] [--json FILE]
+// --profile adds per-executor forward and backward seconds per timed step.
 #include <immintrin.h>
 #include <omp.h>
 
@@ -81,7 +82,7 @@ struct Args {
   std::string data = "data/train.h5", model = "small-cnn", json_path;
   int steps = 20, warmup = 3, threads = 2;
   int64_t batch = 128;
-  bool no_fusion = false, peak_only = false;
+  bool no_fusion = false, peak_only = false, profile = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -101,6 +102,7 @@ Args parse(int argc, char** argv) {
     else if (s == "--json") a.json_path = next();
     else if (s == "--no-fusion") a.no_fusion = true;
     else if (s == "--peak-only") a.peak_only = true;
+    else if (s == "--profile") a.profile = true;
     else throw std::runtime_error("unknown option " + s + " (see the comment at the top of bench_train_step.cpp)");
   }
   if (a.steps < 1 || a.batch < 1) throw std::runtime_error("--steps and --batch must be >= 1");
@@ -158,6 +160,7 @@ int run(int argc, char** argv) {
     sgd.step(model.flat_params(), model.flat_grads(), 0.05);
     double dt = seconds_since(t);
     last_loss = tot.loss_sum / double(a.batch);
+    if (b + 1 == a.warmup && a.profile) model.set_profiling(true);
     if (b >= a.warmup) {
       times.push_back(dt);
       attack_times.push_back(t_att);
@@ -183,6 +186,15 @@ int run(int argc, char** argv) {
               {"gflops", gflops},
               {"percent_of_peak", 100.0 * gflops / peak},
               {"last_loss", last_loss}});
+  if (a.profile) {
+    nlohmann::json prof = model.profile();
+    for (auto& p : prof) {
+      p["forward_s"] = p["forward_s"].get<double>() / a.steps;
+      p["backward_s"] = p["backward_s"].get<double>() / a.steps;
+    }
+    out["profile_per_step"] = prof;
+  }
+  out["plan"] = model.execution_plan();
   std::cout << out.dump() << "\n";
   if (!a.json_path.empty()) std::ofstream(a.json_path) << out.dump(2) << "\n";
   return 0;

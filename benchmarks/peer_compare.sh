@@ -4,7 +4,9 @@
 # (rampart, pytorch, rampart, ...) so background load hits both alike.
 # Writes benchmarks/results/peer.json and peer.md with medians, spreads and the ratio.
 #   benchmarks/peer_compare.sh [BUILD_DIR] [ROUNDS] [STEPS]
-# Env: THREADS (2), DATA (data/train.h5), EXTRA_RAMPART_ARGS (e.g. --no-fusion), OUT_PREFIX (peer).
+# Env: THREADS (2), DATA (data/train.h5), EXTRA_RAMPART_ARGS (e.g. --no-fusion), OUT_PREFIX (peer),
+#      BASELINE_ARGS (e.g. --no-fusion: each round also runs rampart with these, to
+#      measure a change before/after in the same alternation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -25,6 +27,11 @@ for r in $(seq 1 "$ROUNDS"); do
   # shellcheck disable=SC2086
   OMP_NUM_THREADS=$THREADS "$BENCH" --data "$DATA" --threads "$THREADS" --steps "$STEPS" ${EXTRA_RAMPART_ARGS:-} \
     > "$tmp/rampart.$r.json"
+  if [ -n "${BASELINE_ARGS:-}" ]; then
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS=$THREADS "$BENCH" --data "$DATA" --threads "$THREADS" --steps "$STEPS" $BASELINE_ARGS \
+      > "$tmp/baseline.$r.json"
+  fi
   /usr/bin/python3 benchmarks/peer_pytorch.py --data "$DATA" --threads "$THREADS" --steps "$STEPS" \
     > "$tmp/pytorch.$r.json"
   echo "round $r: rampart $(grep -o '"images_per_s":[0-9.]*' "$tmp/rampart.$r.json" | cut -d: -f2) img/s," \
@@ -33,7 +40,7 @@ done
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 /usr/bin/python3 - "$tmp" "$ROUNDS" "$PREFIX" "$load_before" "$load_after" "$(nproc)" <<'EOF'
-import json, statistics, sys, datetime, platform
+import json, os, statistics, sys, datetime, platform
 tmp, rounds, prefix, lb, la, ncpu = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 R = [json.load(open(f"{tmp}/rampart.{r}.json")) for r in range(1, rounds + 1)]
 P = [json.load(open(f"{tmp}/pytorch.{r}.json")) for r in range(1, rounds + 1)]
@@ -56,6 +63,16 @@ res = {
     "ratio_median": statistics.median(ratios), "ratio_runs": ratios,
     "ratio_of_medians": med_r / med_p, "target_ratio": 2.0,
 }
+base_md = ""
+if os.path.exists(f"{tmp}/baseline.1.json"):
+    B = [json.load(open(f"{tmp}/baseline.{r}.json")) for r in range(1, rounds + 1)]
+    bi = [x["images_per_s"] for x in B]
+    res["baseline"] = {"args": os.environ.get("BASELINE_ARGS"), "images_per_s_median": statistics.median(bi),
+                       "images_per_s_runs": bi, "ratio_to_pytorch": statistics.median([a / b for a, b in zip(bi, pi)]),
+                       "speedup_of_rampart_over_baseline": statistics.median([a / b for a, b in zip(ri, bi)])}
+    base_md = (f"\nBaseline rampart ({res['baseline']['args']}): {statistics.median(bi):.0f} images/s (runs "
+               + ", ".join(f"{x:.0f}" for x in bi) + f"), {res['baseline']['ratio_to_pytorch']:.2f}x PyTorch; "
+               f"rampart over baseline: {res['baseline']['speedup_of_rampart_over_baseline']:.2f}x.\n")
 json.dump(res, open(f"benchmarks/results/{prefix}.json", "w"), indent=2)
 fmt = lambda v: ", ".join(f"{x:.0f}" for x in v)
 md = f"""# rampart vs PyTorch: PGD-7 training step (FMNIST-PGD7, small-cnn, batch 128)
@@ -70,7 +87,7 @@ Measured FP32 peak (FMA loop, same threads): {peak:.0f} GFLOP/s. 143.7 MFLOP per
 | PyTorch {P[0]['version']} ({P[0]['layout']}, OpenBLAS 1 thread, mmap threshold 32 MiB, denormals flushed: {P[0]['flush_denormal']}) | {med_p:.0f} | {fmt(pi)} | {res['pytorch']['gflops']:.0f} | {res['pytorch']['percent_of_peak']:.0f}% |
 
 Ratio rampart / PyTorch: **{res['ratio_median']:.2f}x** (median of per-round ratios; runs {', '.join(f'{r:.2f}' for r in ratios)}); target 2x.
-"""
+{base_md}"""
 open(f"benchmarks/results/{prefix}.md", "w").write(md)
 print(md)
 EOF

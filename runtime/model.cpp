@@ -1,6 +1,7 @@
 // Model construction from a spec, flat parameter buffers, forward and backward.
 #include "runtime/model.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 
@@ -86,8 +87,18 @@ void Model::plan_steps(bool fuse) {
         nlohmann::json group = nlohmann::json::array();
         for (int j = i; j <= pool; ++j) group.push_back(layers_[j]->spec());
         Conv2d* c = conv ? dynamic_cast<Conv2d*>(layers_[i].get()) : nullptr;
+        ParamView *w = nullptr, *b = nullptr;
+        for (auto& p : params_) {
+          if (p.name == std::to_string(i) + ".weight") w = &p;
+          if (p.name == std::to_string(i) + ".bias") b = &p;
+        }
+        if (c && !w) {  // not a conv2d we know how to drive: run the layers one by one
+          steps_.push_back({i, i, layers_[i].get(), layers_[i]->has_params()});
+          ++i;
+          continue;
+        }
         fused_layers_.push_back(std::make_unique<FusedConvReluPool>(
-            c, parse_pool_spec(layers_[pool]->spec(), pool, "maxpool2d"), group));
+            c, w, b, parse_pool_spec(layers_[pool]->spec(), pool, "maxpool2d"), group));
         steps_.push_back({i, pool, fused_layers_.back().get(), c != nullptr});
         fused_ = true;
         i = pool + 1;
@@ -97,6 +108,14 @@ void Model::plan_steps(bool fuse) {
     steps_.push_back({i, i, layers_[i].get(), layers_[i]->has_params()});
     ++i;
   }
+}
+
+nlohmann::json Model::profile() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t k = 0; k < steps_.size() && k < prof_fwd_.size(); ++k)
+    out.push_back({{"layers", std::to_string(steps_[k].first) + "-" + std::to_string(steps_[k].last)},
+                   {"type", steps_[k].exec->type()}, {"forward_s", prof_fwd_[k]}, {"backward_s", prof_bwd_[k]}});
+  return out;
 }
 
 std::string Model::execution_plan() const {
@@ -123,8 +142,12 @@ const Tensor& Model::forward(const Tensor& x, Mode mode) {
                     shape_str(x.shape()));
   input_ptr_ = &x;
   const Tensor* cur = &x;
-  for (auto& st : steps_) {
+  using Clock = std::chrono::steady_clock;
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    auto& st = steps_[k];
+    auto t = profiling_ ? Clock::now() : Clock::time_point();
     st.exec->forward(*cur, acts_[st.last], mode);
+    if (profiling_) prof_fwd_[k] += std::chrono::duration<double>(Clock::now() - t).count();
     cur = &acts_[st.last];
   }
   return *cur;
@@ -146,7 +169,9 @@ const Tensor& Model::backward(const Tensor& dlogits, bool input_grad, bool param
     // (from the input) that has parameters.
     Tensor* dx = need_dx ? &grads_[slot] : nullptr;
     bool pg = param_grads && st.has_params;
+    auto t = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     st.exec->backward(x, acts_[st.last], *dy, dx, pg);
+    if (profiling_) prof_bwd_[k] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     if (pg && on_grad_ready)  // per original layer, last to first, as without fusion
       for (int i = st.last; i >= st.first; --i)
         if (layers_[i]->has_params()) on_grad_ready(i);

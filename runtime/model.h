@@ -71,6 +71,11 @@ class Model {
   std::string execution_plan() const;
   bool fused() const { return fused_; }
 
+  // Per-executor timing, for benchmarks: when on, every forward and backward adds
+  // its seconds per executor; profile() lists "name: forward s, backward s".
+  void set_profiling(bool on) { profiling_ = on; prof_fwd_.assign(steps_.size(), 0); prof_bwd_.assign(steps_.size(), 0); }
+  nlohmann::json profile() const;
+
  private:
   nlohmann::json spec_;
   Shape input_;
@@ -93,6 +98,8 @@ class Model {
   std::vector<Step> steps_;
   std::vector<std::unique_ptr<Layer>> fused_layers_;
   bool fused_ = false;
+  bool profiling_ = false;
+  std::vector<double> prof_fwd_, prof_bwd_;
   std::vector<Tensor> acts_;   // acts_[i] = output of layer i (of step ending at i)
   std::vector<Tensor> grads_;  // ping-pong buffers for dL/d(activation)
   const Tensor* input_ptr_ = nullptr;

@@ -6,6 +6,10 @@
 // x: [N, C, H, W] nhwc (the conv's input, or relu's when there is no conv);
 // y: [N, C', OH, OW] nhwc, what the maxpool2d layer would output.
 // Gradients are exactly those of the separate layers (tests/runtime/test_fusion.cpp).
+// The batch runs in chunks sized so that a chunk's conv output stays in L2
+// between the convolution and the pool (the first conv of small-cnn writes
+// 12.8 MB per batch of 128, which otherwise goes to memory and back); backward
+// to the input only (the attack's passes) is chunked the same way.
 #pragma once
 #include <vector>
 
@@ -19,7 +23,9 @@ class FusedConvReluPool : public Layer {
  public:
   // conv: the model's conv2d layer (not owned; parameters stay bound to it), or
   // null for a bare relu -> maxpool2d. pool: the maxpool2d layer's geometry.
-  FusedConvReluPool(Conv2d* conv, const kernels::cpu::PoolGeometry& pool, nlohmann::json spec);
+  // weight, bias: the conv's parameter views (bias may be null).
+  FusedConvReluPool(Conv2d* conv, ParamView* weight, ParamView* bias, const kernels::cpu::PoolGeometry& pool,
+                    nlohmann::json spec);
 
   std::string type() const override { return conv_ ? "fused(conv2d,relu,maxpool2d)" : "fused(relu,maxpool2d)"; }
   nlohmann::json spec() const override { return spec_; }
@@ -30,11 +36,16 @@ class FusedConvReluPool : public Layer {
   bool has_params() const override { return conv_ != nullptr; }
 
  private:
+  // Images per chunk for an input of h x w (conv output per image, 2 threads' share of L2).
+  int chunk_images(int n, int h, int w) const;
+
   Conv2d* conv_;
+  ParamView* weight_ = nullptr;
+  ParamView* bias_ = nullptr;
   kernels::cpu::PoolGeometry g_;
   nlohmann::json spec_;
-  Tensor pre_;    // conv output = relu input [N, C', H', W'] (only with a conv)
-  Tensor dpre_;   // dL/d(pre_) (only with a conv)
+  std::vector<float> pre_;   // one chunk's conv output = relu input (only with a conv)
+  Tensor dpre_;              // dL/d(conv output): one chunk, or the batch for weight gradients
   std::vector<int32_t> argmax_;
 };
 
