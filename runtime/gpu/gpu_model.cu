@@ -9,10 +9,8 @@
 namespace rampart::gpu {
 
 GpuModel::GpuModel(Model& host, bool allow_tf32) : host_(host), ctx_{nullptr, cuda::CudnnConv(allow_tf32), cuda::CublasLinear(allow_tf32)} {
-  CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
   params_.resize(host.num_params());
   grads_.resize(host.num_params());
-  CUDA_CHECK(cudaMemsetAsync(grads_.data(), 0, sizeof(float) * size_t(host.num_params()), ctx_.stream));
   // The CPU Model's views are in layer order, each at its offset in the flat
   // buffer; the device views take the same offsets.
   const auto& views = host.params();
@@ -31,6 +29,9 @@ GpuModel::GpuModel(Model& host, bool allow_tf32) : host_(host), ctx_{nullptr, cu
   if (!host.buffers().empty())
     throw ConfigError("GpuModel: models with non-trainable buffers (batchnorm) are not supported on --device cuda yet");
   acts_.resize(layers_.size());
+  // Last, so that a throw above (an unsupported layer) leaks no stream.
+  CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
+  CUDA_CHECK(cudaMemsetAsync(grads_.data(), 0, sizeof(float) * size_t(host.num_params()), ctx_.stream));
 }
 
 GpuModel::~GpuModel() {
