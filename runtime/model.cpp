@@ -72,8 +72,8 @@ Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions&
   plan_steps(options.fuse && !(no_fusion && *no_fusion && std::string(no_fusion) != "0"));
 }
 
-// The fusion pass: "[conv2d] relu maxpool2d" runs become one executor; every other
-// layer runs as itself.
+// The fusion pass: "[conv2d] relu maxpool2d" and "conv2d relu" runs become one
+// executor; every other layer runs as itself.
 void Model::plan_steps(bool fuse) {
   fused_ = false;
   const int n = int(layers_.size());
@@ -82,23 +82,25 @@ void Model::plan_steps(bool fuse) {
     if (fuse) {
       bool conv = is(i, "conv2d") && is(i + 1, "relu") && is(i + 2, "maxpool2d");
       bool bare = !conv && is(i, "relu") && is(i + 1, "maxpool2d");
-      if (conv || bare) {
-        const int pool = conv ? i + 2 : i + 1;
+      bool conv_relu = !conv && is(i, "conv2d") && is(i + 1, "relu");
+      if (conv || bare || conv_relu) {
+        const int pool = conv ? i + 2 : i + 1;  // the last layer of the run
         nlohmann::json group = nlohmann::json::array();
         for (int j = i; j <= pool; ++j) group.push_back(layers_[j]->spec());
-        Conv2d* c = conv ? dynamic_cast<Conv2d*>(layers_[i].get()) : nullptr;
+        Conv2d* c = conv || conv_relu ? dynamic_cast<Conv2d*>(layers_[i].get()) : nullptr;
         ParamView *w = nullptr, *b = nullptr;
         for (auto& p : params_) {
           if (p.name == std::to_string(i) + ".weight") w = &p;
           if (p.name == std::to_string(i) + ".bias") b = &p;
         }
-        if (c && !w) {  // not a conv2d we know how to drive: run the layers one by one
+        if ((conv || conv_relu) && (!c || !w)) {  // not a conv2d we can drive: run the layers one by one
           steps_.push_back({i, i, layers_[i].get(), layers_[i]->has_params()});
           ++i;
           continue;
         }
-        fused_layers_.push_back(std::make_unique<FusedConvReluPool>(
-            c, w, b, parse_pool_spec(layers_[pool]->spec(), pool, "maxpool2d"), group));
+        kernels::cpu::PoolGeometry g;
+        if (!conv_relu) g = parse_pool_spec(layers_[pool]->spec(), pool, "maxpool2d");
+        fused_layers_.push_back(std::make_unique<FusedConvReluPool>(c, w, b, g, group, !conv_relu));
         steps_.push_back({i, pool, fused_layers_.back().get(), c != nullptr});
         fused_ = true;
         i = pool + 1;

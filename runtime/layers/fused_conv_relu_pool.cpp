@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/eltwise.h"
 #include "kernels/cpu/maxpool_relu.h"
 #include "runtime/layers/layer_util.h"
 
@@ -17,11 +18,12 @@ constexpr int64_t kChunkBytesPerThread = 512 << 10;
 }  // namespace
 
 FusedConvReluPool::FusedConvReluPool(Conv2d* conv, ParamView* weight, ParamView* bias,
-                                     const kernels::cpu::PoolGeometry& pool, nlohmann::json spec)
-    : conv_(conv), weight_(weight), bias_(bias), g_(pool), spec_(std::move(spec)) {}
+                                     const kernels::cpu::PoolGeometry& pool, nlohmann::json spec, bool has_pool)
+    : conv_(conv), weight_(weight), bias_(bias), g_(pool), spec_(std::move(spec)), has_pool_(has_pool) {}
 
 Shape FusedConvReluPool::output_shape(const Shape& in) const {
   Shape s = conv_ ? conv_->output_shape(in) : in;
+  if (!has_pool_) return s;
   return {s[0], s[1], g_.out_h(int(s[2])), g_.out_w(int(s[3]))};
 }
 
@@ -44,10 +46,21 @@ void FusedConvReluPool::forward(const Tensor& x, Tensor& y, Mode mode) {
   Shape out = conv_->output_shape(x.shape());  // checks the input, throws with the reason
   const int n = int(x.dim(0)), ih = int(x.dim(2)), iw = int(x.dim(3));
   const int c = int(out[1]), h = int(out[2]), w = int(out[3]);
+  const int64_t in_img = int64_t(ih) * iw * x.dim(1), pre_img = int64_t(h) * w * c;
+  if (!has_pool_) {
+    ensure_shape(y, n, c, h, w);
+    const int chunk = chunk_images(n, ih, iw);
+    for (int b0 = 0; b0 < n; b0 += chunk) {
+      const int m = std::min(chunk, n - b0);
+      float* yc = y.data() + b0 * pre_img;
+      conv_->kernel().forward(m, ih, iw, x.data() + b0 * in_img, weight_->value, bias_ ? bias_->value : nullptr, yc);
+      kernels::cpu::relu_forward(yc, yc, m * pre_img);
+    }
+    return;
+  }
   ensure_shape(y, n, c, g_.out_h(h), g_.out_w(w));
   if (argmax_.size() < size_t(y.size())) argmax_.resize(y.size());
   const int chunk = chunk_images(n, ih, iw);
-  const int64_t in_img = int64_t(ih) * iw * x.dim(1), pre_img = int64_t(h) * w * c;
   const int64_t out_img = int64_t(g_.out_h(h)) * g_.out_w(w) * c;
   if (pre_.size() < size_t(chunk * pre_img)) pre_.resize(chunk * pre_img);
   for (int b0 = 0; b0 < n; b0 += chunk) {
@@ -73,12 +86,20 @@ void FusedConvReluPool::backward(const Tensor& x, const Tensor& y, const Tensor&
   const int n = int(x.dim(0)), ih = int(x.dim(2)), iw = int(x.dim(3));
   const int c = cg.oc, h = cg.out_h(ih), w = cg.out_w(iw);
   const int64_t in_img = int64_t(ih) * iw * cg.ic, pre_img = int64_t(h) * w * c;
-  const int64_t out_img = int64_t(g_.out_h(h)) * g_.out_w(w) * c;
+  const int64_t out_img = has_pool_ ? int64_t(g_.out_h(h)) * g_.out_w(w) * c : pre_img;
+  // dL/d(conv output) for images [b0, b0 + m) into out.
+  auto dpre = [&](int b0, int m, float* out) {
+    if (has_pool_)
+      kernels::cpu::maxpool_relu_backward(g_, m, h, w, c, y.data() + b0 * out_img, dy.data() + b0 * out_img,
+                                          argmax_.data() + b0 * out_img, out);
+    else
+      kernels::cpu::relu_backward(y.data() + b0 * out_img, dy.data() + b0 * out_img, out, m * pre_img);
+  };
   if (dx) ensure_shape_like(*dx, x);
   if (param_grads) {
     // Weight gradients reduce over the whole batch: one call on the whole dL/d(conv output).
     ensure_shape(dpre_, n, c, h, w);
-    kernels::cpu::maxpool_relu_backward(g_, n, h, w, c, y.data(), dy.data(), argmax_.data(), dpre_.data());
+    dpre(0, n, dpre_.data());
     conv_->kernel().backward_weights(n, ih, iw, x.data(), dpre_.data(), weight_->grad,
                                      bias_ ? bias_->grad : nullptr);
     if (dx) conv_->kernel().backward_data(n, ih, iw, dpre_.data(), weight_->value, dx->data());
@@ -88,8 +109,7 @@ void FusedConvReluPool::backward(const Tensor& x, const Tensor& y, const Tensor&
   if (dpre_.size() < chunk * pre_img) dpre_.resize({chunk * pre_img});
   for (int b0 = 0; b0 < n; b0 += chunk) {
     const int m = std::min(chunk, n - b0);
-    kernels::cpu::maxpool_relu_backward(g_, m, h, w, c, y.data() + b0 * out_img, dy.data() + b0 * out_img,
-                                        argmax_.data() + b0 * out_img, dpre_.data());
+    dpre(b0, m, dpre_.data());
     conv_->kernel().backward_data(m, ih, iw, dpre_.data(), weight_->value, dx->data() + b0 * in_img);
   }
 }

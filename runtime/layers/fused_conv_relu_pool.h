@@ -1,4 +1,4 @@
-// A fused executor for "[conv2d] relu maxpool2d" runs of a model (built by
+// A fused executor for "[conv2d] relu maxpool2d" and "conv2d relu" runs of a model (built by
 // Model's fusion pass; never from a spec): the convolution writes its output
 // once, max-pool and relu then run as one pass over it in the order pool -> relu
 // (they commute), and backward turns dL/dy straight into dL/d(conv output)
@@ -23,11 +23,15 @@ class FusedConvReluPool : public Layer {
  public:
   // conv: the model's conv2d layer (not owned; parameters stay bound to it), or
   // null for a bare relu -> maxpool2d. pool: the maxpool2d layer's geometry.
-  // weight, bias: the conv's parameter views (bias may be null).
+  // weight, bias: the conv's parameter views (bias may be null). has_pool false:
+  // conv2d relu only (relu runs on each chunk while it is in cache; backward uses
+  // the output's y > 0 mask, as relu's backward does).
   FusedConvReluPool(Conv2d* conv, ParamView* weight, ParamView* bias, const kernels::cpu::PoolGeometry& pool,
-                    nlohmann::json spec);
+                    nlohmann::json spec, bool has_pool = true);
 
-  std::string type() const override { return conv_ ? "fused(conv2d,relu,maxpool2d)" : "fused(relu,maxpool2d)"; }
+  std::string type() const override {
+    return !has_pool_ ? "fused(conv2d,relu)" : conv_ ? "fused(conv2d,relu,maxpool2d)" : "fused(relu,maxpool2d)";
+  }
   nlohmann::json spec() const override { return spec_; }
   Shape output_shape(const Shape& in) const override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
@@ -44,6 +48,7 @@ class FusedConvReluPool : public Layer {
   ParamView* bias_ = nullptr;
   kernels::cpu::PoolGeometry g_;
   nlohmann::json spec_;
+  bool has_pool_ = true;
   std::vector<float> pre_;   // one chunk's conv output = relu input (only with a conv)
   Tensor dpre_;              // dL/d(conv output): one chunk, or the batch for weight gradients
   std::vector<int32_t> argmax_;
