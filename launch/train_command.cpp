@@ -122,9 +122,9 @@ int run_train(const std::vector<std::string>& args) {
   LogLevel level = parse_log_level(vm["log-level"].as<std::string>());
 
   World world = detect_world();
+  install_stop_signals();  // before MPI, OpenMP or any other thread starts
   auto comm = make_communicator(world, vm["backend"].as<std::string>(), cfg.timeout_s);
   setup_cpu(world.local_size, vm["threads"].as<int>());
-  install_stop_signals();
   const bool lead = comm->rank() == 0;
   try {
     if (!cfg.out.empty() && lead) {
