@@ -105,6 +105,68 @@ void maxpool_relu_backward(const PoolGeometry& g, int n, int ih, int iw, int c, 
   }
 }
 
+void maxpool2x2_relu_forward(int n, int ih, int iw, int c, const float* x, float* y, uint8_t* code) {
+  const int oh = ih / 2, ow = iw / 2;
+  const int64_t in_img = int64_t(ih) * iw * c, out_img = int64_t(oh) * ow * c;
+#pragma omp parallel for schedule(static) if (n * in_img > kParallelMin)
+  for (int b = 0; b < n; ++b) {
+    const float* xb = x + b * in_img;
+    for (int i = 0; i < oh; ++i)
+      for (int j = 0; j < ow; ++j) {
+        const float* x00 = xb + (int64_t(2 * i) * iw + 2 * j) * c;
+        const float *x01 = x00 + c, *x10 = x00 + int64_t(iw) * c, *x11 = x10 + c;
+        const int64_t o = b * out_img + (int64_t(i) * ow + j) * c;
+#pragma omp simd
+        for (int ch = 0; ch < c; ++ch) {
+          // Same scan order and NaN rule as maxpool_forward.
+          float m = x00[ch];
+          int a = 0;
+          float v = x01[ch];
+          bool t = (v > m) || (v != v && m == m);
+          m = t ? v : m; a = t ? 1 : a;
+          v = x10[ch];
+          t = (v > m) || (v != v && m == m);
+          m = t ? v : m; a = t ? 2 : a;
+          v = x11[ch];
+          t = (v > m) || (v != v && m == m);
+          m = t ? v : m; a = t ? 3 : a;
+          y[o + ch] = relu1(m);
+          code[o + ch] = uint8_t(m > 0.0f ? a : 4);
+        }
+      }
+  }
+}
+
+void maxpool2x2_relu_backward(int n, int ih, int iw, int c, const float* dy, const uint8_t* code, float* dx) {
+  const int oh = ih / 2, ow = iw / 2;
+  const int64_t in_img = int64_t(ih) * iw * c, out_img = int64_t(oh) * ow * c;
+#pragma omp parallel for schedule(static) if (n * in_img > kParallelMin)
+  for (int b = 0; b < n; ++b) {
+    float* dxb = dx + b * in_img;
+    for (int i = 0; i < oh; ++i) {
+      for (int j = 0; j < ow; ++j) {
+        float* d00 = dxb + (int64_t(2 * i) * iw + 2 * j) * c;
+        float *d01 = d00 + c, *d10 = d00 + int64_t(iw) * c, *d11 = d10 + c;
+        const int64_t o = b * out_img + (int64_t(i) * ow + j) * c;
+#pragma omp simd
+        for (int ch = 0; ch < c; ++ch) {
+          const float g = dy[o + ch];
+          const int a = code[o + ch];
+          d00[ch] = a == 0 ? g : 0.0f;
+          d01[ch] = a == 1 ? g : 0.0f;
+          d10[ch] = a == 2 ? g : 0.0f;
+          d11[ch] = a == 3 ? g : 0.0f;
+        }
+      }
+      if (iw > 2 * ow) {
+        std::memset(dxb + (int64_t(2 * i) * iw + iw - 1) * c, 0, sizeof(float) * c);
+        std::memset(dxb + (int64_t(2 * i + 1) * iw + iw - 1) * c, 0, sizeof(float) * c);
+      }
+    }
+    if (ih > 2 * oh) std::memset(dxb + int64_t(ih - 1) * iw * c, 0, sizeof(float) * iw * c);
+  }
+}
+
 void maxpool_relu_forward_ref(const PoolGeometry& g, int n, int ih, int iw, int c, const float* x, float* y,
                               int32_t* argmax, float* scratch) {
   relu_forward(x, scratch, int64_t(n) * ih * iw * c);

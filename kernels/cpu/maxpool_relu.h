@@ -22,6 +22,18 @@ void maxpool_relu_forward(const PoolGeometry& g, int n, int ih, int iw, int c, c
 void maxpool_relu_backward(const PoolGeometry& g, int n, int ih, int iw, int c, const float* y, const float* dy,
                            const int32_t* argmax, float* dx);
 
+// The common case, 2x2 windows with stride 2 and no padding, with one byte per
+// output instead of y and a 32-bit argmax in backward: code = the window position
+// (0..3, row-major) of the first maximum when y > 0, 4 when relu stopped the
+// gradient (max <= 0 or NaN). Backward then reads dy and the code only.
+// x: [n, ih, iw, c]; y, code: [n, ih/2, iw/2, c]; dx: [n, ih, iw, c], overwritten
+// (an odd last row or column gets zeros).
+void maxpool2x2_relu_forward(int n, int ih, int iw, int c, const float* x, float* y, uint8_t* code);
+void maxpool2x2_relu_backward(int n, int ih, int iw, int c, const float* dy, const uint8_t* code, float* dx);
+inline bool is_pool2x2(const PoolGeometry& g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+}
+
 // The plain reference the fused kernels are tested against: relu, maxpool_forward,
 // maxpool_backward and relu_backward in sequence (scratch: two [n, ih, iw, c] buffers).
 void maxpool_relu_forward_ref(const PoolGeometry& g, int n, int ih, int iw, int c, const float* x, float* y,

@@ -35,12 +35,31 @@ int FusedConvReluPool::chunk_images(int n, int h, int w) const {
   return (n + chunks - 1) / chunks;  // equal chunks: one or two primitive shapes, not three
 }
 
+void FusedConvReluPool::pool_forward(int b0, int m, int h, int w, int c, const float* x, Tensor& y) {
+  const int64_t off = b0 * (int64_t(g_.out_h(h)) * g_.out_w(w) * c);
+  if (kernels::cpu::is_pool2x2(g_)) {
+    if (code_.size() < size_t(y.size())) code_.resize(y.size());
+    kernels::cpu::maxpool2x2_relu_forward(m, h, w, c, x, y.data() + off, code_.data() + off);
+  } else {
+    if (argmax_.size() < size_t(y.size())) argmax_.resize(y.size());
+    kernels::cpu::maxpool_relu_forward(g_, m, h, w, c, x, y.data() + off, argmax_.data() + off);
+  }
+}
+
+void FusedConvReluPool::pool_backward(int b0, int m, int h, int w, int c, const Tensor& y, const Tensor& dy,
+                                      float* dx) {
+  const int64_t off = b0 * (int64_t(g_.out_h(h)) * g_.out_w(w) * c);
+  if (kernels::cpu::is_pool2x2(g_))
+    kernels::cpu::maxpool2x2_relu_backward(m, h, w, c, dy.data() + off, code_.data() + off, dx);
+  else
+    kernels::cpu::maxpool_relu_backward(g_, m, h, w, c, y.data() + off, dy.data() + off, argmax_.data() + off, dx);
+}
+
 void FusedConvReluPool::forward(const Tensor& x, Tensor& y, Mode mode) {
   if (!conv_) {
     const int n = int(x.dim(0)), c = int(x.dim(1)), h = int(x.dim(2)), w = int(x.dim(3));
     ensure_shape(y, n, c, g_.out_h(h), g_.out_w(w));
-    if (argmax_.size() < size_t(y.size())) argmax_.resize(y.size());
-    kernels::cpu::maxpool_relu_forward(g_, n, h, w, c, x.data(), y.data(), argmax_.data());
+    pool_forward(0, n, h, w, c, x.data(), y);
     return;
   }
   Shape out = conv_->output_shape(x.shape());  // checks the input, throws with the reason
@@ -59,16 +78,13 @@ void FusedConvReluPool::forward(const Tensor& x, Tensor& y, Mode mode) {
     return;
   }
   ensure_shape(y, n, c, g_.out_h(h), g_.out_w(w));
-  if (argmax_.size() < size_t(y.size())) argmax_.resize(y.size());
   const int chunk = chunk_images(n, ih, iw);
-  const int64_t out_img = int64_t(g_.out_h(h)) * g_.out_w(w) * c;
   if (pre_.size() < size_t(chunk * pre_img)) pre_.resize(chunk * pre_img);
   for (int b0 = 0; b0 < n; b0 += chunk) {
     const int m = std::min(chunk, n - b0);
     conv_->kernel().forward(m, ih, iw, x.data() + b0 * in_img, weight_->value, bias_ ? bias_->value : nullptr,
                             pre_.data());
-    kernels::cpu::maxpool_relu_forward(g_, m, h, w, c, pre_.data(), y.data() + b0 * out_img,
-                                       argmax_.data() + b0 * out_img);
+    pool_forward(b0, m, h, w, c, pre_.data(), y);
   }
 }
 
@@ -77,8 +93,7 @@ void FusedConvReluPool::backward(const Tensor& x, const Tensor& y, const Tensor&
   if (!conv_) {
     if (!dx) return;
     ensure_shape_like(*dx, x);
-    kernels::cpu::maxpool_relu_backward(g_, int(x.dim(0)), int(x.dim(2)), int(x.dim(3)), int(x.dim(1)), y.data(),
-                                        dy.data(), argmax_.data(), dx->data());
+    pool_backward(0, int(x.dim(0)), int(x.dim(2)), int(x.dim(3)), int(x.dim(1)), y, dy, dx->data());
     return;
   }
   if (!dx && !param_grads) return;
@@ -90,8 +105,7 @@ void FusedConvReluPool::backward(const Tensor& x, const Tensor& y, const Tensor&
   // dL/d(conv output) for images [b0, b0 + m) into out.
   auto dpre = [&](int b0, int m, float* out) {
     if (has_pool_)
-      kernels::cpu::maxpool_relu_backward(g_, m, h, w, c, y.data() + b0 * out_img, dy.data() + b0 * out_img,
-                                          argmax_.data() + b0 * out_img, out);
+      pool_backward(b0, m, h, w, c, y, dy, out);
     else
       kernels::cpu::relu_backward(y.data() + b0 * out_img, dy.data() + b0 * out_img, out, m * pre_img);
   };

@@ -42,6 +42,10 @@ class FusedConvReluPool : public Layer {
  private:
   // Images per chunk for an input of h x w (conv output per image, 2 threads' share of L2).
   int chunk_images(int n, int h, int w) const;
+  // Pool + relu of images [b0, b0 + m) of the pre-activation x (pointing at image b0)
+  // into the batch's y, and back from the batch's y, dy into dx (image b0's part).
+  void pool_forward(int b0, int m, int h, int w, int c, const float* x, Tensor& y);
+  void pool_backward(int b0, int m, int h, int w, int c, const Tensor& y, const Tensor& dy, float* dx);
 
   Conv2d* conv_;
   ParamView* weight_ = nullptr;
@@ -51,7 +55,8 @@ class FusedConvReluPool : public Layer {
   bool has_pool_ = true;
   std::vector<float> pre_;   // one chunk's conv output = relu input (only with a conv)
   Tensor dpre_;              // dL/d(conv output): one chunk, or the batch for weight gradients
-  std::vector<int32_t> argmax_;
+  std::vector<int32_t> argmax_;  // general pools
+  std::vector<uint8_t> code_;    // 2x2 stride-2 pools (kernels/cpu/maxpool_relu.h)
 };
 
 }  // namespace rampart

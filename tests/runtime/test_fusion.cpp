@@ -175,6 +175,15 @@ TEST(Fusion, MaxpoolReluKernelMatchesReference) {
     kernels::cpu::maxpool_relu_backward_ref(cs.g, cs.n, cs.h, cs.w, cs.c, x.data(), dy.data(), am_ref.data(),
                                             dx_ref.data(), scratch.data());
     for (int64_t i = 0; i < in; ++i) ASSERT_EQ(dx[i], dx_ref[i]) << "dx[" << i << "]";
+    if (kernels::cpu::is_pool2x2(cs.g)) {  // the byte-code variant
+      std::vector<uint8_t> code(out);
+      kernels::cpu::maxpool2x2_relu_forward(cs.n, cs.h, cs.w, cs.c, x.data(), y.data(), code.data());
+      for (int64_t i = 0; i < out; ++i)
+        ASSERT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << "2x2 y[" << i << "]";
+      std::fill(dx.begin(), dx.end(), 123.0f);
+      kernels::cpu::maxpool2x2_relu_backward(cs.n, cs.h, cs.w, cs.c, dy.data(), code.data(), dx.data());
+      for (int64_t i = 0; i < in; ++i) ASSERT_EQ(dx[i], dx_ref[i]) << "2x2 dx[" << i << "]";
+    }
   }
 }
 
