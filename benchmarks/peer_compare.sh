@@ -47,7 +47,8 @@ P = [json.load(open(f"{tmp}/pytorch.{r}.json")) for r in range(1, rounds + 1)]
 ri = [x["images_per_s"] for x in R]
 pi = [x["images_per_s"] for x in P]
 ratios = [a / b for a, b in zip(ri, pi)]
-peak = statistics.median([x["peak_gflops"] for x in R])
+# Other work only lowers what the FMA loop reaches: the highest of the runs is the best estimate.
+peak = max(x["peak_gflops"] for x in R)
 med_r, med_p = statistics.median(ri), statistics.median(pi)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 res = {
@@ -79,7 +80,7 @@ md = f"""# rampart vs PyTorch: PGD-7 training step (FMNIST-PGD7, small-cnn, batc
 
 {res['date']}, {cpu}, {ncpu} CPUs, {res['threads']} threads each, {rounds} alternating rounds of
 {res['steps_per_run']} timed steps (after warm-up), load average {lb} before, {la} after.
-Measured FP32 peak (FMA loop, same threads): {peak:.0f} GFLOP/s. 143.7 MFLOP per image.
+Measured FP32 peak (FMA loop, same threads, highest of the runs): {peak:.0f} GFLOP/s. 143.7 MFLOP per image.
 
 | | images/s (median) | runs | GFLOP/s | % of peak |
 |---|---|---|---|---|
