@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Configures and builds rampart into build/ (Release). Extra arguments go to cmake.
+# Configures and builds rampart into build/ (Release). Extra arguments go to cmake;
+# TARGET=rampart builds only the executable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build build -j"$jobs"
+cmake --build build -j"$jobs" ${TARGET:+--target "$TARGET"}

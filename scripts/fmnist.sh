@@ -3,19 +3,19 @@
 # PGD adversarial training of small-cnn across MPI ranks, then clean, FGSM and
 # PGD-20 accuracy on the test set and the cost.
 #
-#   scripts/fmnist.sh                 # the quick run (about 10 minutes on 2 cores)
-#   RANKS=2 EPOCHS=5 LIMIT=0 EVAL_LIMIT=0 scripts/fmnist.sh   # the full protocol
+#   scripts/fmnist.sh                       # the reference protocol: 5 epochs, full test set
+#   EPOCHS=1 EVAL_LIMIT=1000 scripts/fmnist.sh   # a quicker look
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RANKS=${RANKS:-2}
-EPOCHS=${EPOCHS:-2}
+EPOCHS=${EPOCHS:-5}
 LIMIT=${LIMIT:-0}
-EVAL_LIMIT=${EVAL_LIMIT:-2000}
+EVAL_LIMIT=${EVAL_LIMIT:-0}
 OUT=${OUT:-runs/fmnist-pgd}
 FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
 
 scripts/install-deps.sh
-scripts/build.sh
+TARGET=rampart scripts/build.sh
 mkdir -p data
 for split in train:train t10k:test; do
   src=${split%%:*}; dst=${split##*:}
