@@ -559,30 +559,4 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   return summary;
 }
 
-EvalCounts evaluate_shard(Model& model, const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
-                          uint64_t seed, int64_t batch, Communicator& comm) {
-  const int rank = comm.rank(), world = comm.size();
-  auto [begin, end] = rank_slice(0, n, rank, world);  // a contiguous shard of the test set
-  const int64_t C = set.channels(), H = set.height(), W = set.width(), img = C * H * W;
-  Evaluator ev(attacks, seed);
-  std::vector<uint8_t> images, lab;
-  std::vector<int32_t> labels;
-  Tensor x;
-  const int64_t eb = std::max<int64_t>(1, std::min<int64_t>(batch, 256));
-  for (int64_t b = begin; b < end; b += eb) {
-    const int64_t m = std::min(eb, end - b);
-    images.resize(m * img);
-    lab.resize(m);
-    set.read_range(b, b + m, images.data(), lab.data());
-    images_to_tensor(images.data(), m, C, H, W, x);
-    labels.assign(lab.begin(), lab.end());
-    ev.add(model, x, labels.data(), b);
-  }
-  std::vector<double> packed = ev.counts().pack();
-  comm.allreduce_sum(packed.data(), int64_t(packed.size()));
-  EvalCounts total;
-  total.unpack(packed);
-  return total;
-}
-
 }  // namespace rampart

@@ -12,6 +12,7 @@
 
 #include "cluster/budget.h"
 #include "cluster/communicator.h"
+#include "cluster/distributed_eval.h"
 #include "cluster/cost_model.h"
 #include "runtime/attacks/attack.h"
 #include "runtime/data/dataset.h"
@@ -93,11 +94,5 @@ std::atomic<int>& stop_requested();
 // Trains; returns the final summary (clean, FGSM, PGD accuracies, throughput, cost).
 // Throws Interrupted (exit 75) after writing a checkpoint when stop_requested().
 nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& obs);
-
-// Evaluates the first n images of `set`: each rank its contiguous shard, counts
-// summed over ranks (every rank gets the totals). Random starts are keyed by the
-// image index, so the answer does not depend on the number of ranks.
-EvalCounts evaluate_shard(Model& model, const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
-                          uint64_t seed, int64_t batch, Communicator& comm);
 
 }  // namespace rampart
