@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+# Attacks a rampart checkpoint with attacks rampart did not write: PyTorch
+# rebuilds the model from the checkpoint (arch_json and /model/<i>.weight, which
+# are in PyTorch's layout) and torchattacks runs PGD and AutoAttack's APGD-CE and
+# APGD-DLR on it. rampart's own PGD-20 figure is honest when none of these finds
+# much more (../shared/PROTOCOL.md: a drop of more than a point is a bug).
+# Prints one JSON object. Run through benchmarks/independent_attack.sh, which
+# installs what it needs.
+import argparse
+import json
+import time
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--checkpoint", required=True, help="rampart checkpoint.h5")
+    p.add_argument("--data", default="data/test.h5", help="rampart dataset (HDF5)")
+    p.add_argument("--limit", type=int, default=1000, help="first N test images (0: all)")
+    p.add_argument("--eps", type=float, default=0.1)
+    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--attacks", default="pgd20,pgd50x3,apgd-ce,apgd-dlr",
+                   help="comma list of pgd20, pgd50x3, apgd-ce, apgd-dlr")
+    p.add_argument("--seed", type=int, default=1)
+    return p.parse_args()
+
+
+def build(nn, torch, spec, weights):
+    layers = []
+    for i, l in enumerate(spec):
+        t = l["type"]
+        if t == "conv2d":
+            m = nn.Conv2d(l["in_channels"], l["out_channels"], l["kernel_size"],
+                          stride=l.get("stride", 1), padding=l.get("padding", 0))
+        elif t == "linear":
+            m = nn.Linear(l["in_features"], l["out_features"])
+        elif t == "relu":
+            m = nn.ReLU()
+        elif t == "maxpool2d":
+            m = nn.MaxPool2d(l["kernel_size"], stride=l.get("stride", l["kernel_size"]))
+        elif t == "avgpool2d":
+            m = nn.AvgPool2d(l["kernel_size"], stride=l.get("stride", l["kernel_size"]))
+        elif t == "flatten":
+            m = nn.Flatten()
+        else:
+            raise SystemExit(f"independent_attack.py: layer {i} has type {t!r}, which this script does not rebuild "
+                             "(expected conv2d, linear, relu, maxpool2d, avgpool2d or flatten)")
+        for name, _ in list(m.named_parameters()):
+            key = f"{i}.{name}"
+            if key not in weights:
+                raise SystemExit(f"independent_attack.py: the checkpoint has no /model/{key}")
+            getattr(m, name).data.copy_(torch.from_numpy(weights[key]))
+        layers.append(m)
+    return nn.Sequential(*layers).eval()
+
+
+def main():
+    a = parse()
+    import h5py
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torchattacks
+
+    torch.set_num_threads(a.threads)
+    with h5py.File(a.checkpoint, "r") as f:
+        spec = json.loads(f.attrs["arch_json"])
+        weights = {k: np.asarray(f["model"][k], dtype=np.float32) for k in f["model"]}
+    model = build(nn, torch, spec, weights)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with h5py.File(a.data, "r") as f:
+        n = f["images"].shape[0] if a.limit <= 0 else min(a.limit, f["images"].shape[0])
+        x_all = torch.from_numpy(f["images"][:n].astype(np.float32) / 255.0)
+        y_all = torch.from_numpy(f["labels"][:n].astype(np.int64))
+
+    eps = a.eps
+    names = [s for s in a.attacks.split(",") if s]
+    makers = {
+        "pgd20": lambda: [torchattacks.PGD(model, eps=eps, alpha=0.01, steps=20, random_start=True)],
+        "pgd50x3": lambda: [torchattacks.PGD(model, eps=eps, alpha=eps / 4, steps=50, random_start=True)
+                            for _ in range(3)],
+        "apgd-ce": lambda: [torchattacks.APGD(model, norm="Linf", eps=eps, steps=100, n_restarts=1, loss="ce",
+                                              seed=a.seed)],
+        "apgd-dlr": lambda: [torchattacks.APGD(model, norm="Linf", eps=eps, steps=100, n_restarts=1, loss="dlr",
+                                               seed=a.seed)],
+    }
+    for s in names:
+        if s not in makers:
+            raise SystemExit(f"independent_attack.py: unknown attack {s!r} (expected {', '.join(makers)})")
+    torch.manual_seed(a.seed)
+
+    clean_ok = torch.zeros(n, dtype=torch.bool)
+    robust = {s: torch.zeros(n, dtype=torch.bool) for s in names}
+    seconds = {s: 0.0 for s in names}
+    for b in range(0, n, a.batch):
+        x, y = x_all[b:b + a.batch], y_all[b:b + a.batch]
+        with torch.no_grad():
+            clean_ok[b:b + len(y)] = model(x).argmax(1) == y
+        for s in names:
+            t = time.perf_counter()
+            ok = clean_ok[b:b + len(y)].clone()
+            for atk in makers[s]():  # restarts: an example counts as robust only if every one fails
+                x_adv = atk(x, y)
+                if (x_adv - x).abs().max() > eps + 1e-6 or x_adv.min() < 0 or x_adv.max() > 1:
+                    raise SystemExit(f"independent_attack.py: {s} left the eps-ball or [0, 1]")
+                with torch.no_grad():
+                    ok &= model(x_adv).argmax(1) == y
+            robust[s][b:b + len(y)] = ok
+            seconds[s] += time.perf_counter() - t
+    worst = clean_ok.clone()
+    for s in names:
+        worst &= robust[s]
+    out = {"checkpoint": a.checkpoint, "images": n, "eps": eps, "torch": torch.__version__,
+           "torchattacks": torchattacks.__version__, "clean_accuracy": clean_ok.float().mean().item(),
+           "robust_accuracy": {s: robust[s].float().mean().item() for s in names},
+           "worst_case_accuracy": worst.float().mean().item(), "seconds": seconds}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
