@@ -7,12 +7,11 @@
 
 namespace rampart {
 
-EvalCounts evaluate_shard(Model& model, const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
-                          uint64_t seed, int64_t batch, Communicator& comm) {
+EvalCounts evaluate_shard_with(const AddEvalBatch& add, const EvalCounts& counts, const Dataset& set, int64_t n,
+                               int64_t batch, Communicator& comm) {
   const int rank = comm.rank(), world = comm.size();
   auto [begin, end] = rank_slice(0, n, rank, world);  // a contiguous shard of the test set
   const int64_t C = set.channels(), H = set.height(), W = set.width(), img = C * H * W;
-  Evaluator ev(attacks, seed);
   std::vector<uint8_t> images, lab;
   std::vector<int32_t> labels;
   Tensor x;
@@ -24,13 +23,20 @@ EvalCounts evaluate_shard(Model& model, const Dataset& set, int64_t n, const std
     set.read_range(b, b + m, images.data(), lab.data());
     images_to_tensor(images.data(), m, C, H, W, x);
     labels.assign(lab.begin(), lab.end());
-    ev.add(model, x, labels.data(), b);
+    add(x, labels.data(), b);
   }
-  std::vector<double> packed = ev.counts().pack();
+  std::vector<double> packed = counts.pack();
   comm.allreduce_sum(packed.data(), int64_t(packed.size()));
   EvalCounts total;
   total.unpack(packed);
   return total;
+}
+
+EvalCounts evaluate_shard(Model& model, const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
+                          uint64_t seed, int64_t batch, Communicator& comm) {
+  Evaluator ev(attacks, seed);
+  return evaluate_shard_with([&](const Tensor& x, const int32_t* labels, int64_t first) { ev.add(model, x, labels, first); },
+                             ev.counts(), set, n, batch, comm);
 }
 
 }  // namespace rampart

@@ -30,12 +30,28 @@ double median_seconds(int repeats, F&& f) {
 
 }  // namespace
 
-StepCosts calibrate_step_costs(Model& model, const Tensor& x, const int32_t* labels, const CalibrationOptions& opt,
-                               Communicator& comm) {
-  const int64_t n = x.dim(0);
+StepCosts time_step_costs(const CalibrationPasses& p, const CalibrationOptions& opt, Communicator& comm) {
+  const int64_t n = p.batch;
   StepCosts c;
   c.local_batch = int(std::max<int64_t>(1, n));
   c.measured_world = comm.size();
+  if (n > 0) {
+    c.fwd_s = median_seconds(opt.repeats, p.forward);
+    c.bwd_input_s = std::max(0.0, median_seconds(opt.repeats, p.attack_pass) - c.fwd_s);
+    c.bwd_full_s = std::max(0.0, median_seconds(opt.repeats, p.train_pass) - c.fwd_s);
+  }
+  c.optimizer_s = median_seconds(opt.repeats, p.optimizer);
+  // Every rank runs the same number of all-reduces; overlap is not assumed (0) until
+  // measured epochs correct the fixed part.
+  if (comm.size() > 1) c.allreduce_s = median_seconds(opt.repeats, p.allreduce);
+  c.eval_s_per_image = n > 0 ? (opt.eval_attack_passes * (c.fwd_s + c.bwd_input_s) + opt.eval_forwards * c.fwd_s) / double(n)
+                             : 0.0;
+  return c;
+}
+
+StepCosts calibrate_step_costs(Model& model, const Tensor& x, const int32_t* labels, const CalibrationOptions& opt,
+                               Communicator& comm) {
+  const int64_t n = x.dim(0);
   // Left as found: gradients and batchnorm statistics (a train-mode forward updates them).
   std::vector<float> grads(model.flat_grads(), model.flat_grads() + model.num_params());
   std::vector<float> buffers(model.flat_buffers(), model.flat_buffers() + model.num_buffer_values());
@@ -46,36 +62,30 @@ StepCosts calibrate_step_costs(Model& model, const Tensor& x, const int32_t* lab
     kernels::softmax_xent_cpu(logits.data(), labels, n, logits.dim(1), 1.0f / float(n), dlogits.data(), loss.data(),
                               nullptr);
   };
-  if (n > 0) {
-    c.fwd_s = median_seconds(opt.repeats, [&] { model.forward(x, Mode::kEval); });
-    const double attack = median_seconds(opt.repeats, [&] {
-      loss_grad(model.forward(x, Mode::kEval));
-      model.backward(dlogits, true, false);
-    });
-    c.bwd_input_s = std::max(0.0, attack - c.fwd_s);
-    const double train = median_seconds(opt.repeats, [&] {
-      loss_grad(model.forward(x, Mode::kTrain));
-      model.backward(dlogits, false, true);
-    });
-    c.bwd_full_s = std::max(0.0, train - c.fwd_s);
-  }
+  // The optimizer on scratch copies: the real momentum must not move.
+  std::vector<float> p(model.flat_params(), model.flat_params() + model.num_params());
+  Sgd scratch({0.9, 5e-4}, model.num_params());
+  std::vector<float> buf;
+
+  CalibrationPasses passes;
+  passes.batch = n;
+  passes.forward = [&] { model.forward(x, Mode::kEval); };
+  passes.attack_pass = [&] {
+    loss_grad(model.forward(x, Mode::kEval));
+    model.backward(dlogits, true, false);
+  };
+  passes.train_pass = [&] {
+    loss_grad(model.forward(x, Mode::kTrain));
+    model.backward(dlogits, false, true);
+  };
+  passes.optimizer = [&] { scratch.step(p.data(), grads.data(), 0.0); };
+  passes.allreduce = [&] {
+    if (buf.empty()) buf.assign(model.num_params(), 0.0f);  // in the untimed warm-up
+    comm.allreduce_sum(buf.data(), int64_t(buf.size()));
+  };
+  const StepCosts c = time_step_costs(passes, opt, comm);
   std::copy(grads.begin(), grads.end(), model.flat_grads());
   std::copy(buffers.begin(), buffers.end(), model.flat_buffers());
-
-  // The optimizer on scratch copies: the real momentum must not move.
-  {
-    std::vector<float> p(model.flat_params(), model.flat_params() + model.num_params());
-    Sgd scratch({0.9, 5e-4}, model.num_params());
-    c.optimizer_s = median_seconds(opt.repeats, [&] { scratch.step(p.data(), grads.data(), 0.0); });
-  }
-  if (comm.size() > 1) {
-    // Every rank runs the same number of all-reduces; overlap is not assumed (0) until
-    // measured epochs correct the fixed part.
-    std::vector<float> buf(model.num_params(), 0.0f);
-    c.allreduce_s = median_seconds(opt.repeats, [&] { comm.allreduce_sum(buf.data(), int64_t(buf.size())); });
-  }
-  c.eval_s_per_image = n > 0 ? (opt.eval_attack_passes * (c.fwd_s + c.bwd_input_s) + opt.eval_forwards * c.fwd_s) / double(n)
-                             : 0.0;
   return c;
 }
 

@@ -11,13 +11,12 @@
 #include <map>
 
 #include "cluster/agreement.h"
-#include "cluster/grad_reducer.h"
+#include "cluster/compute_backend.h"
 #include "cluster/plan_table.h"
 #include "cluster/snapshot.h"
 #include "cluster/step_calibration.h"
 #include "cluster/train_schedule.h"
 #include "cluster/training_scheduler.h"
-#include "kernels/cpu/softmax_xent.h"
 #include "runtime/checkpoint.h"
 #include "runtime/data/dataset.h"
 #include "runtime/data/sampler.h"
@@ -77,6 +76,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     throw ConfigError("batch (the global batch) must be at least the number of ranks: batch " +
                       std::to_string(cfg.batch) + ", ranks " + std::to_string(world));
   if (!(cfg.lr > 0)) throw ConfigError("lr must be > 0, found " + std::to_string(cfg.lr));
+  check_device(cfg.device);
   const bool adversarial = cfg.attack != "none";
   AttackConfig attack_cfg;
   if (adversarial) attack_cfg = training_attack(cfg);
@@ -131,6 +131,10 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     if (ck.world_size != world && lead)
       obs.on_message("resuming a checkpoint written by " + std::to_string(ck.world_size) + " ranks on " +
                      std::to_string(world) + " ranks");
+    // The file is the same on every device; only the rounding of what follows differs.
+    if (ck.extra.is_object() && ck.extra.value("device", cfg.device) != cfg.device && lead)
+      obs.on_message("resuming a checkpoint written with --device " + ck.extra["device"].get<std::string>() +
+                     " on --device " + cfg.device);
     load_model(ck, model, &sgd);
     start_step = ck.step;
     resumed_scheduler = ck.scheduler;
@@ -142,6 +146,12 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   comm.broadcast(sgd.momentum(), sgd.size() * sizeof(float), 0);
   if (model.num_buffer_values())
     comm.broadcast(model.flat_buffers(), model.num_buffer_values() * sizeof(float), 0);
+
+  // Where the steps run (compute_backend.h); it starts from the host state above.
+  // Gradients are all-reduced in buckets that start while backward runs.
+  std::unique_ptr<ComputeBackend> backend =
+      make_compute_backend(cfg.device, model, &sgd, comm, cfg.local_rank, int64_t(cfg.bucket_mb * 1024 * 1024));
+  if (adversarial) backend->check_attack(attack_cfg);
 
   // --- The scheduler: calibrated from timed passes, owned by rank 0 ------------
   // Rank 0 decides; every decision is broadcast, so every rank applies it from the same step.
@@ -160,7 +170,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       Tensor xc;
       images_to_tensor(im.data(), le - lb, C, H, W, xc);
       std::vector<int32_t> yc(lab.begin(), lab.end());
-      StepCosts sc = calibrate_step_costs(model, xc, yc.data(), calibration_for(cfg), comm);
+      StepCosts sc = backend->calibrate(xc, yc.data(), calibration_for(cfg));
       cost = CostModel(sc, cfg.network.value_or(NetworkModel{}), double(model.num_params()) * sizeof(float));
       if (world > 1) cost.update_allreduce({double(model.num_params()) * sizeof(float), world, sc.allreduce_s});
     }
@@ -184,8 +194,10 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   auto write_checkpoint_now = [&](int64_t step) {
     if (ck_path.empty()) return;
     if (lead) {
+      backend->download_state();  // the file is written from the host Model on every device
       Checkpoint ck;
       store_model(model, &sgd, ck);
+      ck.extra = {{"device", backend->device()}};
       ck.config = cfg.config_text;
       ck.epoch = step / batches;
       ck.step = step;
@@ -198,12 +210,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     comm.barrier();  // nobody runs ahead of a checkpoint that may be needed
   };
 
-  // Gradient all-reduce in buckets that start while backward runs.
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  for (int i = 0; i < model.num_layers(); ++i) ranges.push_back(model.layer_param_range(i));
-  GradReducer reducer(comm, model.flat_grads(), ranges, int64_t(cfg.bucket_mb * 1024 * 1024));
-
-  nlohmann::json start_info = {{"ranks", world}, {"model", cfg.model}, {"parameters", model.num_params()},
+  nlohmann::json start_info = {{"ranks", world}, {"device", backend->describe()}, {"model", cfg.model}, {"parameters", model.num_params()},
                                {"train_images", n_train}, {"batches_per_epoch", batches},
                                {"epochs", cfg.epochs}, {"start_step", start_step},
                                {"attack", adversarial ? attack_cfg.name : "none"},
@@ -258,9 +265,8 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   }
   auto run_probe = [&]() {
     AttackConfig p = pgd_config(cfg.eps, 2.5f * cfg.eps / float(cfg.probe_steps), cfg.probe_steps);
-    Evaluator ev({p}, cfg.seed ^ 0x9e3779b97f4a7c15ull);
-    if (!probe_y.empty()) ev.add(model, probe_x, probe_y.data(), probe_first);
-    std::vector<double> packed = ev.counts().pack();
+    EvalCounts mine = backend->evaluate_batch(probe_x, probe_y.data(), probe_first, {p}, cfg.seed ^ 0x9e3779b97f4a7c15ull);
+    std::vector<double> packed = mine.pack();
     comm.allreduce_sum(packed.data(), int64_t(packed.size()));
     EvalCounts c;
     c.unpack(packed);
@@ -280,10 +286,8 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   };
 
   // --- The loop ----------------------------------------------------------------
-  Attacker attacker;
-  Tensor x, x_adv, dlogits;
+  Tensor x;
   std::vector<int32_t> labels;
-  std::vector<float> per_loss;
   Rows rows;
   std::vector<int64_t> offsets;  // where each batch's part begins in this rank's rows
   const int64_t total_steps = batches * cfg.epochs;
@@ -301,7 +305,11 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   // Adaptive signal, rank 0's batches: loss gained by the first and by the last attack step.
   double gain_first = 0, gain_last = 0;
   const int64_t adapt_every = probe_every > 0 ? probe_every : 50;
-  if (probe_every > 0) snapshot.take(step, model, sgd);
+  auto take_snapshot = [&] {
+    backend->download_state();
+    snapshot.take(step, model, sgd);
+  };
+  if (probe_every > 0) take_snapshot();
   while (step < total_steps) {
     const int epoch = int(step / batches);
     const int64_t b = step % batches;
@@ -350,33 +358,25 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     for (int64_t e = 0; e < n_local; ++e) labels[e] = rows.labels[local_pos + e];
 
     // Attack (no communication), then train on the adversarial batch.
-    const Tensor* input = &x;
+    backend->set_batch(x, labels.data());
     AttackStats ast;
     if (adversarial && n_local > 0) {
       const auto t_att = Clock::now();
       RandomKey key{cfg.seed, Stream::kRandomStart, uint64_t(step), first_example};
-      ast = attacker.run(model, x, labels.data(), attack_cfg, key, x_adv);
+      ast = backend->attack(attack_cfg, key);
       attack_seconds += seconds_since(t_att);
-      input = &x_adv;
     }
-    const Tensor& logits = model.forward(*input, Mode::kTrain);
-    dlogits.resize(logits.shape());
-    per_loss.resize(n_local);
     // Mean over the global batch: each rank scales by 1/n_global, the all-reduce sums.
-    auto tot = kernels::softmax_xent_cpu(logits.data(), labels.data(), n_local, logits.dim(1),
-                                         1.0f / float(n_global), dlogits.data(), per_loss.data(), nullptr);
+    const LossTotals tot = backend->forward_loss(1.0f / float(n_global));
     if (!std::isfinite(tot.loss_sum))
       throw DataError("training diverged: the loss is " + std::to_string(tot.loss_sum) + " at step " +
                       std::to_string(step) + " (rank " + std::to_string(rank) +
                       "); lower --lr or check the data");
-    reducer.begin_step();
-    model.backward(dlogits, false, true, [&](int layer) { reducer.on_grad_ready(layer); });
-    reducer.finish(1.0f);
-    auto rs = reducer.last_stats();
+    const GradReducer::Stats rs = backend->backward_allreduce();
     comm_exposed += rs.exposed_wait_s;
     comm_total += rs.allreduce_s_total;
     const double rate = lr.at(step);
-    sgd.step(model.flat_params(), model.flat_grads(), rate);
+    backend->sgd_step(rate);
     // Batchnorm statistics are computed on each rank's part; keep rank 0's, as DDP does.
     if (world > 1 && model.num_buffer_values())
       comm.broadcast(model.flat_buffers(), model.num_buffer_values() * sizeof(float), 0);
@@ -432,11 +432,12 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       g = share(g);
       ep_aside_s += seconds_since(t_probe);
       if (g.rollback_to_step < 0 && !g.stop) {
-        snapshot.take(step, model, sgd);
+        take_snapshot();
       } else {
         if (lead) obs.on_message("guard: " + sched->last_guard_reason());
         if (snapshot.step >= 0) {
           snapshot.restore(model, sgd);
+          backend->upload_state();
           step = snapshot.step;
         }
         if (g.stop) { stop_reason = "guard"; break; }
@@ -513,6 +514,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   summary["forward_mflop_per_image"] = flops_per_image / 1e6;
   summary["steps"] = step;
   summary["ranks"] = world;
+  summary["device"] = backend->describe();
   if (!cfg.test_data.empty()) {
     Dataset test_set(cfg.test_data, cfg.eval_limit > 0 ? cfg.eval_limit : -1);
     if (test_set.channels() != C || test_set.height() != H || test_set.width() != W)
@@ -524,7 +526,8 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     validate(pgd, "evaluation attack");
     attacks.push_back(pgd);
     const auto t_eval = Clock::now();
-    EvalCounts counts = evaluate_shard(model, test_set, test_set.size(), attacks, cfg.seed, cfg.batch, comm);
+    for (const auto& a : attacks) backend->check_attack(a);
+    EvalCounts counts = backend->evaluate_shard(test_set, test_set.size(), attacks, cfg.seed, cfg.batch);
     summary.update(eval_report(counts, attacks));
     summary["eval_seconds"] = seconds_since(t_eval);
   }

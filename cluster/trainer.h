@@ -52,6 +52,10 @@ struct TrainConfig {
   // Distributed
   double timeout_s = 300;
   double bucket_mb = 4;
+  // Device (compute_backend.h): "cpu" or "cuda"; local_rank picks the GPU (world.h).
+  // A checkpoint loads on either device: it is always written from the host Model.
+  std::string device = "cpu";
+  int local_rank = 0;
   // Logging
   int log_every = 20;
   // Attack-budget scheduler (cluster/training_scheduler.h, train_schedule.h).

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cluster/communicator_factory.h"
+#include "cluster/compute_backend.h"
 #include "cluster/trainer.h"
 #include "cluster/world.h"
 #include "launch/commands.h"
@@ -28,7 +29,8 @@ int run_eval(const std::vector<std::string>& args) {
       ("limit", po::value<int64_t>()->default_value(0), "first N images only (0: all)")
       ("batch", po::value<int64_t>()->default_value(256), "evaluation batch per rank")
       ("seed", po::value<uint64_t>()->default_value(0), "seed of the random starts")
-      ("backend", po::value<std::string>()->default_value("auto"), "communicator: auto, mpi or self")
+      ("backend", po::value<std::string>()->default_value("auto"), "communicator: auto, mpi, self, or nccl (CUDA builds)")
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda (CUDA builds; the local rank picks the GPU)")
       ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: cores / ranks on the node)")
       ("timeout", po::value<double>()->default_value(300), "seconds a collective may stall")
       ("json", po::bool_switch(), "print the result as one JSON object");
@@ -54,6 +56,8 @@ int run_eval(const std::vector<std::string>& args) {
   if (attacks.empty() && which != "none")
     throw ConfigError("attack: expected pgd, fgsm, fgsm-rs, pgd-l2, none or all, found \"" + which + "\"");
   for (auto& a : attacks) validate(a, "eval --attack " + a.name);
+  const std::string device = vm["device"].as<std::string>();
+  check_device(device);
 
   World world = detect_world();
   auto comm = make_communicator(world, vm["backend"].as<std::string>(), vm["timeout"].as<double>());
@@ -61,10 +65,14 @@ int run_eval(const std::vector<std::string>& args) {
   const int64_t limit = vm["limit"].as<int64_t>();
   Dataset set(vm["data"].as<std::string>(), limit > 0 ? limit : -1);
   Checkpoint ck = read_checkpoint(vm["checkpoint"].as<std::string>());
+  // Checkpoints hold the host Model's bytes whatever device wrote them; a device
+  // backend uploads them.
   Model model = model_from_checkpoint(ck, set.image_shape());
-  EvalCounts c = evaluate_shard(model, set, set.size(), attacks, vm["seed"].as<uint64_t>(),
-                                vm["batch"].as<int64_t>(), *comm);
+  auto backend = make_compute_backend(device, model, nullptr, *comm, world.local_rank, 0);
+  for (const auto& a : attacks) backend->check_attack(a);
+  EvalCounts c = backend->evaluate_shard(set, set.size(), attacks, vm["seed"].as<uint64_t>(), vm["batch"].as<int64_t>());
   nlohmann::json r = eval_report(c, attacks);
+  r["device"] = backend->describe();
   r["eps"] = eps;
   r["steps"] = steps;
   r["alpha"] = alpha;

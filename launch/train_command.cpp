@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cluster/communicator_factory.h"
+#include "cluster/compute_backend.h"
 #include "cluster/trainer.h"
 #include "cluster/world.h"
 #include "launch/commands.h"
@@ -45,8 +46,8 @@ po::options_description train_options() {
       ("eval-fgsm", po::value<bool>()->default_value(true), "also evaluate FGSM (for the gradient-masking check)")
       ("resume", po::bool_switch(), "continue from <out>/checkpoint.h5 if it exists")
       ("checkpoint-every", po::value<int64_t>()->default_value(0), "also checkpoint every N steps (0: every epoch)")
-      ("backend", po::value<std::string>()->default_value("auto"), "communicator: auto, mpi or self")
-      ("device", po::value<std::string>()->default_value("cpu"), "cpu (cuda: see README)")
+      ("backend", po::value<std::string>()->default_value("auto"), "communicator: auto, mpi, self, or nccl (CUDA builds, one GPU per rank)")
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda (CUDA builds; the local rank picks the GPU)")
       ("timeout", po::value<double>()->default_value(300), "seconds a collective may stall before the job is ended")
       ("bucket-mb", po::value<double>()->default_value(4), "gradient all-reduce bucket size in MiB")
       ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: cores / ranks on the node)")
@@ -97,6 +98,7 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.timeout_s = vm["timeout"].as<double>();
   c.bucket_mb = vm["bucket-mb"].as<double>();
   c.log_every = vm["log-every"].as<int>();
+  c.device = vm["device"].as<std::string>();
   c.config_text = resolved_config(vm);
   set_schedule_options(vm, c);
   if (c.batch < 1) throw ConfigError("batch must be >= 1, found " + std::to_string(c.batch));
@@ -114,14 +116,13 @@ int run_train(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_options("train", args, desc, vm)) { std::cout << desc << "\n"; return 0; }
   require(vm, "train", "data");
-  if (vm["device"].as<std::string>() != "cpu")
-    throw ConfigError("device: the training loop runs on \"cpu\"; found \"" + vm["device"].as<std::string>() +
-                      "\" (the CUDA kernels are built and tested, but not yet wired into training: see README)");
   TrainConfig cfg = train_config(vm);
+  check_device(cfg.device);  // before MPI starts: a job that cannot run says so at once
   const bool json = vm["json"].as<bool>();
   LogLevel level = parse_log_level(vm["log-level"].as<std::string>());
 
   World world = detect_world();
+  cfg.local_rank = world.local_rank;
   install_stop_signals();  // before MPI, OpenMP or any other thread starts
   auto comm = make_communicator(world, vm["backend"].as<std::string>(), cfg.timeout_s);
   setup_cpu(world.local_size, vm["threads"].as<int>());

@@ -61,6 +61,14 @@ expect 78 "unknown model \"resnet-9000\"" -- "$bin" train --data "$tmp/test.h5" 
 printf 'epochs = 2\nlearning-rate = 0.1\n' >"$tmp/bad.ini"
 expect 78 "learning-rate" -- "$bin" train --config "$tmp/bad.ini" --data "$tmp/test.h5"
 expect 78 "batch must be >= 1, found 0" -- "$bin" train --data "$tmp/test.h5" --batch 0
+# --device: an unknown one, and cuda where it cannot run. CUDA_VISIBLE_DEVICES= hides
+# every GPU, so a CUDA build says "no GPU" and a CPU-only build "no CUDA backend" on
+# any machine; both messages end with the same way out.
+expect 78 "device: expected cpu or cuda, found \"tpu\"" -- "$bin" train --data "$tmp/test.h5" --device tpu
+expect 78 "--device cuda: expected a" -- env CUDA_VISIBLE_DEVICES= "$bin" train --data "$tmp/test.h5" --device cuda
+expect 78 "or use --device cpu" -- env CUDA_VISIBLE_DEVICES= "$bin" train --data "$tmp/test.h5" --device cuda
+expect 78 "or use --device cpu" -- env CUDA_VISIBLE_DEVICES= "$bin" eval --checkpoint "$tmp/none.h5" \
+  --data "$tmp/test.h5" --device cuda
 
 if [ "$failures" -ne 0 ]; then echo "$failures case(s) failed"; exit 1; fi
 echo "all cases passed"
