@@ -80,6 +80,12 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
     write_arrays(root.create_group("optimizer"), ck.optimizer);
     root.create_group("rng").set_attr("state_json", ck.rng.dump());
     root.create_group("scheduler").set_attr("state_json", ck.scheduler.dump());
+    if (!ck.carried_scale.empty()) {
+      const int64_t n = int64_t(ck.carried_scale.size());
+      h5::Group a = root.create_group("attack");
+      a.write<int8_t>("carried_codes", {n, ck.carried_dim}, ck.carried_codes);
+      a.write<float>("carried_scale", {n}, ck.carried_scale);
+    }
   });
 }
 
@@ -119,6 +125,18 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (root.is_group("optimizer")) ck.optimizer = read_arrays(root.group("optimizer"));
   ck.rng = optional_state(root, "rng");
   ck.scheduler = optional_state(root, "scheduler");
+  if (root.is_group("attack")) {
+    h5::Group a = root.group("attack");
+    h5::Dataset codes = a.dataset("carried_codes"), scale = a.dataset("carried_scale");
+    codes.require(h5::DType::kInt8, 2, "[examples, pixels]");
+    scale.require(h5::DType::kFloat32, 1, "[examples]");
+    if (codes.shape()[0] != scale.shape()[0])
+      throw DataError(path + ": /attack/carried_codes has " + std::to_string(codes.shape()[0]) +
+                      " rows but /attack/carried_scale has " + std::to_string(scale.shape()[0]));
+    ck.carried_dim = codes.shape()[1];
+    ck.carried_codes = codes.read<int8_t>();
+    ck.carried_scale = scale.read<float>();
+  }
   return ck;
 }
 

@@ -27,6 +27,11 @@ struct Checkpoint {
   nlohmann::json rng;             // /rng, string attr state_json
   nlohmann::json scheduler;       // /scheduler, string attr state_json
   nlohmann::json extra;           // root attr extra_json
+  // Carried perturbations (--attack-init carry; runtime/attacks/carry.h), empty when off:
+  // /attack/carried_codes int8 [examples, dim], /attack/carried_scale float32 [examples].
+  int64_t carried_dim = 0;
+  std::vector<int8_t> carried_codes;
+  std::vector<float> carried_scale;
 };
 
 // Atomic: a temporary file in the same folder is flushed, fsync'ed and renamed
@@ -37,7 +42,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck);
 
 // MissingInput if absent; DataError unless attrs format == "rampart-checkpoint"
 // and version == 1, and for a missing arch_json or /model. epoch, step,
-// world_size, config, /optimizer, /rng, /scheduler and extra_json may be absent
+// world_size, config, /optimizer, /rng, /scheduler, /attack and extra_json may be absent
 // (files written by other tools, such as tests/data/small_cnn_golden.h5): they
 // read as 0, 0, 1, "", empty, null, null, null. Arrays keep the stored order.
 Checkpoint read_checkpoint(const std::string& path);

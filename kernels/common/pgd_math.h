@@ -22,6 +22,12 @@ RAMPART_HD float random_start_update(float x_clean, float u, float eps) {
   return clampf(x_clean + eps * (2.f * u - 1.f), 0.f, 1.f);
 }
 
+// A carried start for one pixel: the stored perturbation d, projected onto the
+// current eps-ball (eps may have changed since it was stored) and into [0, 1].
+RAMPART_HD float carried_start_update(float x_clean, float d, float eps) {
+  return clampf(x_clean + clampf(d, -eps, eps), 0.f, 1.f);
+}
+
 // One L2 PGD step for one pixel given the example's gradient norm and, after the
 // step, the projection factor onto the eps-ball (computed per example).
 RAMPART_HD float pgd_l2_step(float x_adv, float g, float alpha, float inv_gnorm) {

@@ -42,6 +42,17 @@ void random_start_cpu(float* x_adv, const float* x_clean, int64_t n, float eps, 
   }
 }
 
+void carried_start_cpu(float* x_adv, const float* x_clean, const float* delta, const uint8_t* has,
+                       int64_t batch, int64_t dim, float eps) {
+#pragma omp parallel for schedule(static) if (batch * dim >= kParallelMin)
+  for (int64_t e = 0; e < batch; ++e) {
+    if (!has[e]) continue;
+    const int64_t o = e * dim;
+#pragma omp simd
+    for (int64_t i = 0; i < dim; ++i) x_adv[o + i] = carried_start_update(x_clean[o + i], delta[o + i], eps);
+  }
+}
+
 void pgd_l2_step_cpu(float* x_adv, const float* grad, const float* x_clean, int64_t batch,
                      int64_t dim, float alpha, float eps) {
 #pragma omp parallel for schedule(static) if (batch * dim >= kParallelMin)

@@ -18,6 +18,12 @@ void pgd_linf_step_cpu(float* x_adv, const float* grad, const float* x_clean, in
 void random_start_cpu(float* x_adv, const float* x_clean, int64_t n, float eps,
                       uint64_t seed, uint32_t stream, uint64_t sub, int64_t first = 0);
 
+// Carried start (runtime/attacks/carry.h) for the examples e with has[e] != 0:
+//   x_adv = clamp(x_clean + clip(delta, -eps, eps), 0, 1) over their dim pixels;
+// other examples are left as they are (their random start).
+void carried_start_cpu(float* x_adv, const float* x_clean, const float* delta, const uint8_t* has,
+                       int64_t batch, int64_t dim, float eps);
+
 // L2 PGD on a batch of `batch` examples of `dim` pixels each:
 //   x_adv += alpha * g / ||g||_2, then project onto the eps-ball around x_clean, clamp to [0,1].
 void pgd_l2_step_cpu(float* x_adv, const float* grad, const float* x_clean, int64_t batch,

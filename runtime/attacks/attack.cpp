@@ -45,7 +45,7 @@ AttackConfig pgd_config(float eps, float alpha, int steps, int restarts) {
 }
 
 AttackStats Attacker::run(Model& model, const Tensor& x, const int32_t* labels, const AttackConfig& cfg,
-                          const RandomKey& key, Tensor& x_adv) {
+                          const RandomKey& key, Tensor& x_adv, const CarriedStart* carried) {
   AttackStats st;
   const int64_t n = x.dim(0);
   x_adv.resize(x.shape());
@@ -62,7 +62,7 @@ AttackStats Attacker::run(Model& model, const Tensor& x, const int32_t* labels, 
     RandomKey k = key;
     k.sub = key.sub * 1000003ull + uint64_t(r);  // each restart its own start
     x_cur_.resize(x.shape());
-    one_restart(model, x, labels, cfg, k, x_cur_, st);
+    one_restart(model, x, labels, cfg, k, x_cur_, st, r == 0 ? carried : nullptr);
   }
   if (cfg.keep_best) {
     std::memcpy(x_adv.data(), best_x_.data(), x.size() * sizeof(float));
@@ -92,7 +92,7 @@ void Attacker::consider(const Tensor& x_cur, const Tensor& logits, const int32_t
 }
 
 void Attacker::one_restart(Model& model, const Tensor& x, const int32_t* labels, const AttackConfig& cfg,
-                           const RandomKey& key, Tensor& xc, AttackStats& st) {
+                           const RandomKey& key, Tensor& xc, AttackStats& st, const CarriedStart* carried) {
   const int64_t n = x.dim(0), dim = x.size() / n, size = x.size();
   if (cfg.random_start) {
     if (cfg.norm == Norm::kLinf)
@@ -103,6 +103,10 @@ void Attacker::one_restart(Model& model, const Tensor& x, const int32_t* labels,
                                    key.first_example);
   } else {
     std::memcpy(xc.data(), x.data(), size * sizeof(float));
+  }
+  if (carried && carried->delta && carried->has) {
+    if (cfg.norm != Norm::kLinf) throw ConfigError(cfg.name + ": carried starts need the L-inf norm");
+    kernels::carried_start_cpu(xc.data(), x.data(), carried->delta, carried->has, n, dim, cfg.eps);
   }
   const bool early = cfg.early_stop_tau >= 0;
   if (early) stop_in_.assign(n, -1);

@@ -51,6 +51,14 @@ struct RandomKey {
   int64_t first_example = 0;
 };
 
+// Carried starts (runtime/attacks/carry.h): for examples with has[e] != 0 the first
+// restart begins at clamp(x + clip(delta, -eps, eps), 0, 1) instead of a random point.
+// delta: [N, C, H, W]; both pointers stay owned by the caller.
+struct CarriedStart {
+  const float* delta = nullptr;
+  const uint8_t* has = nullptr;
+};
+
 struct AttackStats {
   int passes = 0;                 // forward + input-gradient passes run
   std::vector<double> step_loss;  // mean loss at each iterate x_0 .. x_{K-1} (before each step)
@@ -61,12 +69,13 @@ class Attacker {
  public:
   // x: [N, C, H, W] in [0, 1]; labels: [N]; writes x_adv (same shape).
   // The model's parameter gradients are left untouched.
+  // carried (optional): where the first restart starts for the examples that have one.
   AttackStats run(Model& model, const Tensor& x, const int32_t* labels, const AttackConfig& cfg,
-                  const RandomKey& key, Tensor& x_adv);
+                  const RandomKey& key, Tensor& x_adv, const CarriedStart* carried = nullptr);
 
  private:
   void one_restart(Model& model, const Tensor& x, const int32_t* labels, const AttackConfig& cfg,
-                   const RandomKey& key, Tensor& x_cur, AttackStats& st);
+                   const RandomKey& key, Tensor& x_cur, AttackStats& st, const CarriedStart* carried);
   void consider(const Tensor& x_cur, const Tensor& logits, const int32_t* labels, int64_t n);
 
   Tensor x_cur_, dlogits_, best_x_;

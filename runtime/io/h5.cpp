@@ -38,6 +38,7 @@ hid_t mem_type(DType t) {
     case DType::kFloat32: return H5T_NATIVE_FLOAT;
     case DType::kFloat64: return H5T_NATIVE_DOUBLE;
     case DType::kUInt8: return H5T_NATIVE_UINT8;
+    case DType::kInt8: return H5T_NATIVE_INT8;
     case DType::kInt64: return H5T_NATIVE_INT64;
     default: throw std::logic_error("h5: no memory type for this dtype");
   }
@@ -48,6 +49,7 @@ hid_t file_type(DType t) {
     case DType::kFloat32: return H5T_IEEE_F32LE;
     case DType::kFloat64: return H5T_IEEE_F64LE;
     case DType::kUInt8: return H5T_STD_U8LE;
+    case DType::kInt8: return H5T_STD_I8LE;
     case DType::kInt64: return H5T_STD_I64LE;
     default: throw std::logic_error("h5: no file type for this dtype");
   }
@@ -58,6 +60,7 @@ size_t elem_size(DType t) {
     case DType::kFloat32: return 4;
     case DType::kFloat64: return 8;
     case DType::kUInt8: return 1;
+    case DType::kInt8: return 1;
     case DType::kInt64: return 8;
     default: return 0;
   }
@@ -76,6 +79,7 @@ std::string describe_type(hid_t t, DType* kind) {
     case H5T_INTEGER: {
       bool is_signed = H5Tget_sign(t) == H5T_SGN_2;
       if (!is_signed && bits == 8) *kind = DType::kUInt8;
+      if (is_signed && bits == 8) *kind = DType::kInt8;
       if (is_signed && bits == 64) *kind = DType::kInt64;
       return std::string(is_signed ? "int" : "uint") + std::to_string(bits);
     }
@@ -152,6 +156,7 @@ const char* dtype_name(DType t) {
     case DType::kFloat32: return "float32";
     case DType::kFloat64: return "float64";
     case DType::kUInt8: return "uint8";
+    case DType::kInt8: return "int8";
     case DType::kInt64: return "int64";
     default: return "other";
   }

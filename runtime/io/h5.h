@@ -14,13 +14,14 @@
 
 namespace rampart::h5 {
 
-enum class DType { kFloat32, kFloat64, kUInt8, kInt64, kOther };
+enum class DType { kFloat32, kFloat64, kUInt8, kInt8, kInt64, kOther };
 const char* dtype_name(DType t);
 
 template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::kFloat32; }
 template <> constexpr DType dtype_of<double>() { return DType::kFloat64; }
 template <> constexpr DType dtype_of<uint8_t>() { return DType::kUInt8; }
+template <> constexpr DType dtype_of<int8_t>() { return DType::kInt8; }
 template <> constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
 
 // Owns one hid_t and closes it with the matching H5?close.
