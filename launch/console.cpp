@@ -41,10 +41,11 @@ void Console::end_bar() {
 void Console::on_start(const nlohmann::json& info) {
   metric({{"event", "start"}, {"info", info}});
   if (!lead_ || level_ < LogLevel::kInfo) return;
-  std::fprintf(stderr, "rampart: training %s on %d rank%s: %lld images, %lld steps/epoch x %d epochs, attack %s "
-               "(eps %.3g, %d steps)\n",
+  std::fprintf(stderr, "rampart: training %s on %d rank%s (device %s): %lld images, %lld steps/epoch x %d epochs, "
+               "attack %s (eps %.3g, %d steps)\n",
                info["model"].get<std::string>().c_str(), info["ranks"].get<int>(),
-               info["ranks"].get<int>() > 1 ? "s" : "", (long long)info["train_images"].get<int64_t>(),
+               info["ranks"].get<int>() > 1 ? "s" : "", info.value("device", std::string("cpu")).c_str(),
+               (long long)info["train_images"].get<int64_t>(),
                (long long)info["batches_per_epoch"].get<int64_t>(), info["epochs"].get<int>(),
                info["attack"].get<std::string>().c_str(), info["eps"].get<double>(), info["attack_steps"].get<int>());
 }

@@ -2,8 +2,8 @@
 // on Fashion-MNIST: a few steps from the same seed end with nearly the same weights,
 // momentum and losses; a checkpoint written on either device evaluates on the other
 // to the same clean accuracy; a GPU checkpoint resumes on the CPU; what the GPU
-// cannot run is a ConfigError before training starts. Skips where no GPU is present
-// (or Fashion-MNIST is not installed).
+// cannot run is a ConfigError before training starts; the SGD kernel steps as Sgd does.
+// Skips where no GPU is present (or Fashion-MNIST is not installed).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,9 +15,11 @@
 #include "cluster/distributed_eval.h"
 #include "cluster/trainer.h"
 #include "cuda_test_util.h"
+#include "kernels/cuda/eltwise.cuh"
 #include "runtime/checkpoint.h"
 #include "runtime/errors.h"
 #include "runtime/model_state.h"
+#include "runtime/optimizer.h"
 #include "train_fixture.h"
 
 namespace rampart {
@@ -126,6 +128,32 @@ void expect_steps_agree(const std::string& attack, double weight_tol, double los
   ASSERT_EQ(rg.loss.size(), rc.loss.size());
   for (size_t i = 0; i < rc.loss.size(); ++i)
     EXPECT_NEAR(rg.loss[i], rc.loss[i], loss_tol * rc.loss[i]) << "step " << i + 1;
+}
+
+// The SGD kernel the CUDA backend steps with, against the CPU backend's Sgd::step
+// (PyTorch's update) on an awkward size, over a few steps with changing rates.
+TEST(GpuSgd, MatchesTheCpuOptimizer) {
+  RAMPART_REQUIRE_GPU();
+  const int64_t n = 100003;
+  const size_t un = size_t(n);
+  const SgdConfig cfg{0.9, 5e-4};
+  Sgd cpu(cfg, n);
+  std::vector<float> p = cuda::test::uniform(un, -1.f, 1.f, 21);
+  cuda::test::DeviceBuffer<float> p_(un), g_(un), m_(un);
+  p_.upload(p);
+  m_.upload(std::vector<float>(un, 0.f));
+  for (int step = 0; step < 4; ++step) {
+    const double lr = 0.05 * (step + 1);
+    std::vector<float> g = cuda::test::gradient(un, uint32_t(30 + step));
+    g_.upload(g);
+    cpu.step(p.data(), g.data(), lr);
+    cuda::sgd_momentum(p_.get(), g_.get(), m_.get(), n, float(lr), float(cfg.momentum), float(cfg.weight_decay),
+                       /*nesterov=*/false, nullptr);
+  }
+  cuda::test::sync();
+  cuda::test::expect_near(p_.download(un), p, 1e-6f, 1e-5f, "params");
+  cuda::test::expect_near(m_.download(un), std::vector<float>(cpu.momentum(), cpu.momentum() + n), 1e-6f, 1e-5f,
+                          "momentum");
 }
 
 // Without an attack the two devices differ only by the rounding of cuDNN/cuBLAS
