@@ -51,7 +51,11 @@ class ComputeBackend {
   // Both must stay valid and unchanged until forward_loss() returns.
   virtual void set_batch(const Tensor& x, const int32_t* labels) = 0;
   // Attacks the batch (n > 0); the step then trains on the attack's output.
-  virtual AttackStats attack(const AttackConfig& cfg, const RandomKey& key) = 0;
+  // carried (host pointers, optional): carried starts (runtime/attacks/carry.h).
+  virtual AttackStats attack(const AttackConfig& cfg, const RandomKey& key,
+                             const CarriedStart* carried = nullptr) = 0;
+  // The last attack's output on the host, [n, C, H, W] (to carry it to the next epoch).
+  virtual const Tensor& adversarial_host() = 0;
   // Training-mode forward and softmax cross-entropy; the gradient of the logits is
   // kept for backward, scaled by grad_scale (1 / global batch: the all-reduce sums).
   virtual LossTotals forward_loss(float grad_scale) = 0;

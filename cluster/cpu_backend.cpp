@@ -35,11 +35,13 @@ class CpuBackend final : public ComputeBackend {
     labels_ = labels;
   }
 
-  AttackStats attack(const AttackConfig& cfg, const RandomKey& key) override {
-    AttackStats st = attacker_.run(model_, *x_, labels_, cfg, key, x_adv_);
+  AttackStats attack(const AttackConfig& cfg, const RandomKey& key, const CarriedStart* carried) override {
+    AttackStats st = attacker_.run(model_, *x_, labels_, cfg, key, x_adv_, carried);
     input_ = &x_adv_;
     return st;
   }
+
+  const Tensor& adversarial_host() override { return x_adv_; }
 
   LossTotals forward_loss(float grad_scale) override {
     const int64_t n = x_->dim(0);

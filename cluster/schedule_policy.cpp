@@ -141,7 +141,10 @@ Plan build(const PlanInput& in, int first, const Spend& spent, const CostModel& 
   const double allow = plan.allowance_wall_s;
 
   const int remaining = std::max(0, in.epochs - first);
-  const int floor_k = std::max(1, in.k_floor);
+  // With carried starts a planned epoch has at least PGD-2 (FGSM from a carried start
+  // would only flip pixels between the ball's corners).
+  const int carry_floor = in.carry && in.policy != Policy::kFixed ? std::min(2, std::max(1, in.max_k)) : 1;
+  const int floor_k = std::max(carry_floor, in.k_floor);
   const int base_k = in.policy == Policy::kFixed ? std::max(in.fixed_k, floor_k) : floor_k;
   // Epochs that fit at the cheapest K this policy may use.
   const double cheapest = epoch_wall(in, cost, base_k);
@@ -216,6 +219,7 @@ double curriculum_eps(const PlanInput& in, int epoch, int epochs) {
 
 double step_size(const PlanInput& in, double eps, int K) {
   if (in.alpha_at_target) return *in.alpha_at_target * eps / in.eps_target;
+  if (in.carry) return in.carry_alpha_factor * eps / std::max(1, K);
   if (K <= 1) return in.fgsm_alpha_factor * eps;
   return in.alpha_factor * eps / K;
 }

@@ -13,6 +13,14 @@ Policy effective_policy(const TrainConfig& cfg) {
   return cfg.budget.limited() ? Policy::kBudgeted : Policy::kFixed;
 }
 
+bool carries_perturbations(const TrainConfig& cfg) {
+  if (cfg.attack_init == "carry") return true;
+  if (cfg.attack_init == "random") return false;
+  if (!cfg.attack_init.empty())
+    throw ConfigError("attack-init: expected random or carry, found \"" + cfg.attack_init + "\"");
+  return effective_policy(cfg) != Policy::kFixed;
+}
+
 int64_t probe_interval(const TrainConfig& cfg) {
   if (cfg.attack == "none") return 0;
   if (cfg.probe_every >= 0) return cfg.probe_every;
@@ -38,6 +46,7 @@ void validate_schedule(const TrainConfig& cfg) {
                       "; give e.g. --probe-every 100");
   if (cfg.probe_steps < 1 || cfg.probe_images < 1)
     throw ConfigError("the guard's probe needs at least 1 step and 1 image");
+  carries_perturbations(cfg);  // ConfigError for an unknown --attack-init
   if (cfg.budget.limited() && cfg.attack == "none")
     throw ConfigError("a budget needs an attack to plan: found --attack none; use --attack pgd");
 }
@@ -60,6 +69,7 @@ SchedulerSetup scheduler_setup(const TrainConfig& cfg, int world, int64_t steps_
   in.world = world;
   in.fixed_k = cfg.attack == "fgsm-rs" || cfg.attack == "fgsm" ? 1 : std::max(1, cfg.steps);
   in.max_k = cfg.max_k;
+  in.carry = cfg.attack != "none" && carries_perturbations(cfg);
   // The fixed policy keeps the configured step; the others use 2.5 eps / K (FGSM-RS: 1.25 eps).
   if (in.policy == Policy::kFixed && cfg.attack != "fgsm-rs" && cfg.attack != "fgsm") in.alpha_at_target = cfg.alpha;
   in.cost = cost;

@@ -13,6 +13,10 @@ namespace rampart {
 // PGD-K), budgeted with one.
 Policy effective_policy(const TrainConfig& cfg);
 
+// --attack-init, or its default: carry for budgeted and adaptive (a few steps a visit add up
+// over the epochs), random for fixed, so that the reference protocol stays plain PGD-K.
+bool carries_perturbations(const TrainConfig& cfg);
+
 // Steps between guard probes: --probe-every, or by default 100 for budgeted and adaptive and
 // 0 (no guard) for fixed, so a fixed run is exactly the plain protocol. 0 without an attack.
 int64_t probe_interval(const TrainConfig& cfg);

@@ -17,6 +17,7 @@
 #include "cluster/step_calibration.h"
 #include "cluster/train_schedule.h"
 #include "cluster/training_scheduler.h"
+#include "runtime/attacks/carry.h"
 #include "runtime/checkpoint.h"
 #include "runtime/data/dataset.h"
 #include "runtime/data/sampler.h"
@@ -61,6 +62,7 @@ AttackConfig training_attack(const TrainConfig& c) {
 // A loaded split of a dataset (this rank's rows), in uint8 as stored.
 struct Rows {
   std::vector<uint8_t> images, labels;
+  std::vector<int64_t> index;  // each row's index in the training set
 };
 
 }  // namespace
@@ -96,6 +98,12 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   const int64_t C = train_set.channels(), H = train_set.height(), W = train_set.width();
   const int64_t img = C * H * W;
   const Shape example = {C, H, W};
+  // Carried perturbations (--attack-init carry): one per training example, on every rank.
+  const bool carry = adversarial && carries_perturbations(cfg);
+  if (carry && attack_cfg.norm != Norm::kLinf)
+    throw ConfigError("attack-init carry works with L-inf attacks (pgd, fgsm-rs), found attack " + cfg.attack +
+                      "; use --attack-init random");
+  PerturbationStore carried(carry ? n_train : 0, img);
   int64_t n_test = 0;
   if (!cfg.test_data.empty()) n_test = Dataset(cfg.test_data, cfg.eval_limit > 0 ? cfg.eval_limit : -1).size();
 
@@ -136,6 +144,17 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       obs.on_message("resuming a checkpoint written with --device " + ck.extra["device"].get<std::string>() +
                      " on --device " + cfg.device);
     load_model(ck, model, &sgd);
+    if (carry && !ck.carried_scale.empty()) {
+      if (ck.carried_dim != img || int64_t(ck.carried_scale.size()) != n_train)
+        throw DataError("--resume: " + ck_path + " carries perturbations for " +
+                        std::to_string(ck.carried_scale.size()) + " examples of " + std::to_string(ck.carried_dim) +
+                        " pixels, but this run trains on " + std::to_string(n_train) + " of " + std::to_string(img) +
+                        "; resume with the same data, --limit and guard settings");
+      carried.restore(std::move(ck.carried_codes), std::move(ck.carried_scale));
+    } else if (carry && ck.step > 0 && lead) {
+      obs.on_message("resuming without carried perturbations (the checkpoint has none): attacks start at random "
+                     "points until each example has been attacked once");
+    }
     start_step = ck.step;
     resumed_scheduler = ck.scheduler;
     obs.on_message("resumed from " + ck_path + " at step " + std::to_string(start_step));
@@ -204,6 +223,11 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       ck.world_size = world;
       ck.rng = {{"seed", cfg.seed}, {"note", "counter-based: every draw is keyed by (seed, step, example)"}};
       ck.scheduler = scheduler_state(step, dec);
+      if (carry) {
+        ck.carried_dim = carried.dim();
+        ck.carried_codes = carried.codes();
+        ck.carried_scale = carried.scales();
+      }
       write_checkpoint(ck_path, ck);
     }
     last_checkpoint_step = step;
@@ -288,6 +312,8 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   // --- The loop ----------------------------------------------------------------
   Tensor x;
   std::vector<int32_t> labels;
+  std::vector<float> carry_delta;
+  std::vector<uint8_t> carry_has;
   Rows rows;
   std::vector<int64_t> offsets;  // where each batch's part begins in this rank's rows
   const int64_t total_steps = batches * cfg.epochs;
@@ -331,10 +357,10 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     }
     if (epoch != loaded_epoch) {
       std::vector<int64_t> perm = epoch_permutation(n_train, cfg.seed, epoch);
-      std::vector<int64_t> mine = rank_epoch_indices(perm, cfg.batch, rank, world);
-      rows.images.resize(mine.size() * img);
-      rows.labels.resize(mine.size());
-      train_set.read_rows(mine, rows.images.data(), rows.labels.data());
+      rows.index = rank_epoch_indices(perm, cfg.batch, rank, world);
+      rows.images.resize(rows.index.size() * img);
+      rows.labels.resize(rows.index.size());
+      train_set.read_rows(rows.index, rows.images.data(), rows.labels.data());
       offsets.assign(batches + 1, 0);
       for (int64_t i = 0; i < batches; ++i) {
         auto [gb, ge] = batch_slice(i, n_train, cfg.batch);
@@ -363,8 +389,25 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     if (adversarial && n_local > 0) {
       const auto t_att = Clock::now();
       RandomKey key{cfg.seed, Stream::kRandomStart, uint64_t(step), first_example};
-      ast = backend->attack(attack_cfg, key);
+      CarriedStart start;
+      if (carry) {
+        carry_delta.resize(n_local * img);
+        carry_has.resize(n_local);
+        carried.load(rows.index.data() + local_pos, n_local, carry_delta.data(), carry_has.data());
+        start = {carry_delta.data(), carry_has.data()};
+      }
+      ast = backend->attack(attack_cfg, key, carry ? &start : nullptr);
+      if (carry)
+        carried.store(rows.index.data() + local_pos, n_local, backend->adversarial_host().data(), x.data(),
+                      attack_cfg.eps);
       attack_seconds += seconds_since(t_att);
+    }
+    // Every rank's new perturbations to every rank: the stores stay identical, since
+    // an example is attacked by another rank in the next epoch.
+    if (carry && world > 1) {
+      const std::vector<std::string> parts = comm.allgather(carried.pack(rows.index.data() + local_pos, n_local));
+      for (int r = 0; r < world; ++r)
+        if (r != rank) carried.unpack(parts[r]);
     }
     // Mean over the global batch: each rank scales by 1/n_global, the all-reduce sums.
     const LossTotals tot = backend->forward_loss(1.0f / float(n_global));

@@ -39,6 +39,9 @@ struct TrainConfig {
   float eps = 0.1f, alpha = 0.025f;
   int steps = 7;
   int early_stop_tau = -1;
+  // Where each attack starts: "random" (Madry), "carry" (where the example's attack of the
+  // last epoch ended; runtime/attacks/carry.h), "" (carry for budgeted/adaptive, else random).
+  std::string attack_init;
   // Final evaluation
   int eval_steps = 20;
   float eval_alpha = 0.01f;

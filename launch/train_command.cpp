@@ -39,6 +39,7 @@ po::options_description train_options() {
       ("alpha", po::value<float>()->default_value(0.025f), "attack step size")
       ("steps", po::value<int>()->default_value(7), "attack steps K")
       ("early-stop-tau", po::value<int>()->default_value(-1), "stop attacking an example tau steps after it is misclassified (-1: off)")
+      ("attack-init", po::value<std::string>(), "where each training attack starts: random, or carry (where the example's attack of the last epoch ended); default carry for --schedule budgeted/adaptive, random for fixed")
       ("eval-steps", po::value<int>()->default_value(20), "PGD steps of the final evaluation")
       ("eval-alpha", po::value<float>()->default_value(0.01f), "PGD step size of the final evaluation")
       ("eval-restarts", po::value<int>()->default_value(1), "PGD restarts of the final evaluation")
@@ -88,6 +89,7 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.alpha = vm["alpha"].as<float>();
   c.steps = vm["steps"].as<int>();
   c.early_stop_tau = vm["early-stop-tau"].as<int>();
+  if (vm.count("attack-init")) c.attack_init = vm["attack-init"].as<std::string>();
   c.eval_steps = vm["eval-steps"].as<int>();
   c.eval_alpha = vm["eval-alpha"].as<float>();
   c.eval_restarts = vm["eval-restarts"].as<int>();

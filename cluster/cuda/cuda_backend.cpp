@@ -140,12 +140,36 @@ class CudaBackend final : public ComputeBackend {
     CUDA_CHECK(cudaMemcpyAsync(labels_.data(), labels, sizeof(int32_t) * size_t(n_), cudaMemcpyHostToDevice, s));
   }
 
-  AttackStats attack(const AttackConfig& cfg, const RandomKey& key) override {
+  AttackStats attack(const AttackConfig& cfg, const RandomKey& key, const CarriedStart* carried) override {
     if (n_ == 0) throw std::logic_error("CudaBackend::attack: an empty batch");
     x_adv_.resize(x_.size());
-    AttackStats st = attacker_.run(*model_, x_.data(), labels_.data(), n_, cfg, key, x_adv_.data());
+    const float* delta = nullptr;
+    const uint8_t* has = nullptr;
+    if (carried && carried->delta && carried->has) {
+      cudaStream_t s = model_->stream();
+      carried_delta_.resize(x_.size());
+      carried_has_.resize(n_);
+      CUDA_CHECK(cudaMemcpyAsync(carried_delta_.data(), carried->delta, sizeof(float) * size_t(x_.size()),
+                                 cudaMemcpyHostToDevice, s));
+      CUDA_CHECK(cudaMemcpyAsync(carried_has_.data(), carried->has, size_t(n_), cudaMemcpyHostToDevice, s));
+      delta = carried_delta_.data();
+      has = carried_has_.data();
+    }
+    AttackStats st = attacker_.run(*model_, x_.data(), labels_.data(), n_, cfg, key, x_adv_.data(), nullptr, delta, has);
     attacked_ = true;
     return st;
+  }
+
+  const Tensor& adversarial_host() override {
+    const Shape& in = model_->input_shape();
+    x_adv_host_.resize({n_, in[0], in[1], in[2]});
+    if (n_ > 0) {
+      cudaStream_t s = model_->stream();
+      CUDA_CHECK(cudaMemcpyAsync(x_adv_host_.data(), attacked_ ? x_adv_.data() : x_.data(),
+                                 sizeof(float) * size_t(x_adv_host_.size()), cudaMemcpyDeviceToHost, s));
+      CUDA_CHECK(cudaStreamSynchronize(s));
+    }
+    return x_adv_host_;
   }
 
   LossTotals forward_loss(float grad_scale) override {
@@ -257,7 +281,9 @@ class CudaBackend final : public ComputeBackend {
   gpu::GpuAttacker attacker_;
   int64_t n_ = 0;
   bool attacked_ = false;
-  DeviceArray<float> x_, x_adv_, dlogits_, loss_;
+  DeviceArray<float> x_, x_adv_, dlogits_, loss_, carried_delta_;
+  DeviceArray<uint8_t> carried_has_;
+  Tensor x_adv_host_;
   DeviceArray<int32_t> labels_;
   DeviceArray<uint8_t> correct_;
   DeviceArray<cuda::XentTotals> totals_;

@@ -165,7 +165,27 @@ __global__ void pgd_l2_kernel(float* __restrict__ x_adv, const float* __restrict
     xa[i] = kernels::pgd_l2_project(xa[i], xc[i], scale);
 }
 
+// Grid-stride over all batch * dim pixels; an example without a carried start is skipped.
+__global__ void carried_start_kernel(float* __restrict__ x_adv, const float* __restrict__ x_clean,
+                                     const float* __restrict__ delta, const uint8_t* __restrict__ has,
+                                     int64_t n, int64_t dim, float eps) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    if (has[i / dim]) x_adv[i] = kernels::carried_start_update(x_clean[i], delta[i], eps);
+}
+
 }  // namespace
+
+void carried_start(float* x_adv, const float* x_clean, const float* delta, const uint8_t* has,
+                   int64_t batch, int64_t dim, float eps, cudaStream_t stream) {
+  require(batch >= 0 && dim > 0, "carried_start",
+          "batch = " + std::to_string(batch) + ", dim = " + std::to_string(dim));
+  require(eps >= 0.f, "carried_start", "eps = " + std::to_string(eps) + " is negative");
+  if (batch == 0) return;
+  require(x_adv && x_clean && delta && has, "carried_start", "a null pointer for a non-empty batch");
+  carried_start_kernel<<<grid_for(batch * dim), kThreads, 0, stream>>>(x_adv, x_clean, delta, has, batch * dim,
+                                                                       dim, eps);
+  CUDA_CHECK_LAUNCH();
+}
 
 void pgd_linf_step(float* x_adv, const float* grad, const float* x_clean, int64_t n, float alpha,
                    float eps, cudaStream_t stream) {

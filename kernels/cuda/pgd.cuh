@@ -41,6 +41,12 @@ void random_start(float* x_adv, const float* x_clean, int64_t n, float eps,
 void pgd_linf_first_step(float* x_adv, const float* grad, const float* x_clean, int64_t n,
                          float alpha, float eps, const RandomStartKey& key, cudaStream_t stream);
 
+// Carried start (runtime/attacks/carry.h; CPU twin carried_start_cpu): for the
+// examples e with has[e] != 0, x_adv = clamp(x_clean + clip(delta, -eps, eps), 0, 1)
+// over their dim pixels; other examples keep what x_adv holds (their random start).
+void carried_start(float* x_adv, const float* x_clean, const float* delta, const uint8_t* has,
+                   int64_t batch, int64_t dim, float eps, cudaStream_t stream);
+
 // L2 PGD on `batch` examples of `dim` pixels each (x_adv, grad, x_clean: [batch, dim]):
 //   x_adv += alpha * g / ||g||_2 (a zero gradient does not move),
 //   then x_adv = clamp(x_clean + delta * min(1, eps / ||delta||_2), 0, 1).

@@ -10,7 +10,8 @@
 namespace rampart::gpu {
 
 AttackStats GpuAttacker::run(GpuModel& model, const float* x, const int32_t* labels, int64_t n,
-                             const AttackConfig& cfg, const RandomKey& key, float* x_adv, uint8_t* fooled) {
+                             const AttackConfig& cfg, const RandomKey& key, float* x_adv, uint8_t* fooled,
+                             const float* carried_delta, const uint8_t* carried_has) {
   validate(cfg, "attack " + cfg.name);
   if (cfg.norm != Norm::kLinf) throw ConfigError("attack " + cfg.name + ": L2 PGD is not supported on --device cuda yet; use --device cpu");
   if (cfg.early_stop_tau >= 0) throw ConfigError("attack " + cfg.name + ": early-stopped PGD is not supported on --device cuda yet; use --device cpu");
@@ -42,6 +43,8 @@ AttackStats GpuAttacker::run(GpuModel& model, const float* x, const int32_t* lab
       cuda::random_start(x_adv, x, size, cfg.eps, rk, s);
     else
       CUDA_CHECK(cudaMemcpyAsync(x_adv, x, sizeof(float) * size_t(size), cudaMemcpyDeviceToDevice, s));
+    const bool carried = r == 0 && carried_delta && carried_has;
+    if (carried) cuda::carried_start(x_adv, x, carried_delta, carried_has, n, dim, cfg.eps, s);
     for (int t = 0; t < cfg.steps; ++t) {
       const GpuTensor& logits = model.forward(x_adv, n);
       // Gradient of the summed loss, as on the CPU (sign() ignores the scale).
@@ -50,7 +53,7 @@ AttackStats GpuAttacker::run(GpuModel& model, const float* x, const int32_t* lab
       if (fooled) cuda::mark_fooled(correct_.data(), fooled, n, s);
       const GpuTensor& g = model.backward(dlogits_.data(), /*input_grad=*/true, /*param_grads=*/false);
       ++st.passes;
-      if (t == 0 && cfg.random_start)  // regenerates the start instead of reading x_adv back
+      if (t == 0 && cfg.random_start && !carried)  // regenerates the start instead of reading x_adv back
         cuda::pgd_linf_first_step(x_adv, g.data(), x, size, cfg.alpha, cfg.eps, rk, s);
       else
         cuda::pgd_linf_step(x_adv, g.data(), x, size, cfg.alpha, cfg.eps, s);

@@ -26,8 +26,12 @@ class GpuAttacker {
   // as do L2 and early stopping (not on GPU yet). x_adv is the last iterate.
   // The model's parameter gradients are left untouched. Waits for the attack to
   // finish (to return step_loss).
+  // carried_delta [n, C, H, W] and carried_has [n] (device, both or neither): the first
+  // restart starts from the carried perturbation for examples with has != 0 (as
+  // Attacker::run with a CarriedStart).
   AttackStats run(GpuModel& model, const float* x, const int32_t* labels, int64_t n, const AttackConfig& cfg,
-                  const RandomKey& key, float* x_adv, uint8_t* fooled = nullptr);
+                  const RandomKey& key, float* x_adv, uint8_t* fooled = nullptr,
+                  const float* carried_delta = nullptr, const uint8_t* carried_has = nullptr);
 
  private:
   DeviceArray<float> dlogits_, loss_;

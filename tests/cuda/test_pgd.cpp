@@ -184,6 +184,32 @@ TEST(CudaPgd, L2StepMatchesHost) {
   }
 }
 
+TEST(CudaPgd, CarriedStartMatchesHostAndLeavesOtherExamplesAlone) {
+  RAMPART_REQUIRE_GPU();
+  for (int64_t dim : {1, 7, 784}) {
+    const int64_t batch = 37, n = batch * dim;
+    SCOPED_TRACE("dim = " + std::to_string(dim));
+    auto xc = test::uniform(size_t(n), 0.f, 1.f, 11);
+    auto xa = test::uniform(size_t(n), 0.f, 1.f, 12);  // stands for the random start
+    auto delta = test::uniform(size_t(n), -0.2f, 0.2f, 13);
+    std::vector<uint8_t> has(static_cast<size_t>(batch));
+    for (int64_t e = 0; e < batch; ++e) has[size_t(e)] = uint8_t(e % 3 != 0);
+    const size_t sz = static_cast<size_t>(n);
+    DeviceBuffer<float> dxa(sz), dxc(sz), dd(sz);
+    DeviceBuffer<uint8_t> dh(static_cast<size_t>(batch));
+    dxa.upload(xa);
+    dxc.upload(xc);
+    dd.upload(delta);
+    dh.upload(has);
+    carried_start(dxa.get(), dxc.get(), dd.get(), dh.get(), batch, dim, 0.1f, nullptr);
+    test::sync();
+    std::vector<float> want = xa;  // the loop of carried_start_cpu
+    for (int64_t i = 0; i < n; ++i)
+      if (has[size_t(i / dim)]) want[size_t(i)] = kernels::carried_start_update(xc[size_t(i)], delta[size_t(i)], 0.1f);
+    expect_bits_equal(dxa.download(size_t(n)), want, "x_adv");
+  }
+}
+
 TEST(CudaPgd, LaunchersRejectBadArgumentsBeforeTouchingTheGpu) {
   float* p = reinterpret_cast<float*>(16);
   EXPECT_THROW(pgd_linf_step(p, p, p, -1, 0.1f, 0.1f, nullptr), std::invalid_argument);
@@ -191,6 +217,8 @@ TEST(CudaPgd, LaunchersRejectBadArgumentsBeforeTouchingTheGpu) {
   EXPECT_THROW(pgd_linf_step(p, p, p, 8, 0.1f, -0.1f, nullptr), std::invalid_argument);
   EXPECT_THROW(pgd_l2_step(p, p, p, -1, 4, 0.1f, 0.1f, nullptr), std::invalid_argument);
   EXPECT_NO_THROW(pgd_linf_step(nullptr, nullptr, nullptr, 0, 0.1f, 0.1f, nullptr));
+  EXPECT_THROW(carried_start(p, p, p, nullptr, 4, 8, 0.1f, nullptr), std::invalid_argument);
+  EXPECT_THROW(carried_start(p, p, p, reinterpret_cast<uint8_t*>(16), 4, 0, 0.1f, nullptr), std::invalid_argument);
 }
 
 }  // namespace

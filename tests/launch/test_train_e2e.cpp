@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -70,16 +71,20 @@ TEST(TrainE2E, PgdTrainingIsRobustWellAboveChance) {
   EXPECT_TRUE(std::filesystem::exists(c.out + "/checkpoint.h5"));
 }
 
-TEST(TrainE2E, ResumeEndsWithTheSameBitsAsAnUninterruptedRun) {
+// Trains 2 epochs straight, and again stopped mid-way through the second epoch and
+// resumed; both must end with the same bits (weights, momentum, carried perturbations).
+void expect_resume_is_exact(const std::string& attack_init) {
   auto comm = make_self_communicator();
-  TrainConfig c = small_run(fresh_dir("straight"));
+  TrainConfig c = small_run(fresh_dir("straight-" + attack_init));
+  c.attack_init = attack_init;
   c.limit = 640;  // 10 steps an epoch
   c.epochs = 2;
   Quiet q;
   train(c, *comm, q);
   Checkpoint straight = read_checkpoint(c.out + "/checkpoint.h5");
 
-  TrainConfig r = small_run(fresh_dir("resumed"));
+  TrainConfig r = small_run(fresh_dir("resumed-" + attack_init));
+  r.attack_init = attack_init;
   r.limit = 640;
   r.epochs = 2;
   StopAt stop(13);  // mid-way through the second epoch
@@ -112,7 +117,22 @@ TEST(TrainE2E, ResumeEndsWithTheSameBitsAsAnUninterruptedRun) {
     const auto& b = resumed.optimizer[i].second.data;
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << straight.optimizer[i].first;
   }
+  if (attack_init == "carry") {
+    // Every training example carries a perturbation, and the resumed run restored them.
+    ASSERT_EQ(straight.carried_scale.size(), 640u);
+    EXPECT_EQ(std::count(straight.carried_scale.begin(), straight.carried_scale.end(), 0.f), 0);
+    EXPECT_EQ(resumed.carried_scale, straight.carried_scale);
+    EXPECT_TRUE(resumed.carried_codes == straight.carried_codes) << "carried perturbations differ";
+  } else {
+    EXPECT_TRUE(straight.carried_scale.empty());
+  }
 }
+
+TEST(TrainE2E, ResumeEndsWithTheSameBitsAsAnUninterruptedRun) { expect_resume_is_exact("random"); }
+
+TEST(TrainE2E, ResumeWithCarriedPerturbationsEndsWithTheSameBits) { expect_resume_is_exact("carry"); }
+
+
 
 TEST(TrainE2E, DivergenceIsAnErrorNamingTheStep) {
   auto comm = make_self_communicator();
