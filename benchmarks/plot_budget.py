@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Robust (PGD-20) accuracy against money spent, one point per policy, from budget_evidence.json.
+"""Robust accuracy (PGD-20 filled, PGD-50x3 hollow) against money spent, one point per run, from budget_evidence.json.
 
 usage: plot_budget.py budget_evidence.json out.png
 """
@@ -14,19 +14,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def main(src, dst):
     d = json.load(open(src))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
+    policies = []
     for r in d["runs"]:
-        x, y = r["spent_usd"] or 0.0, 100 * r["pgd20_accuracy"]
-        ax.scatter([x], [y], s=70, zorder=3, marker="*" if r["policy"] == "budgeted" else "o")
-        ax.annotate(f"{r['policy']} ({r['epochs_completed']} ep)", (x, y), textcoords="offset points",
-                    xytext=(6, 4), fontsize=9)
+        if r["policy"] not in policies:
+            policies.append(r["policy"])
+    for i, p in enumerate(policies):
+        runs = [r for r in d["runs"] if r["policy"] == p]
+        color = f"C{i}"
+        marker = "*" if p == "budgeted" else "o"
+        xs = [r["spent_usd"] or 0.0 for r in runs]
+        ax.scatter(xs, [100 * r["pgd20_accuracy"] for r in runs], s=60, color=color, marker=marker, zorder=3,
+                   label=f"{p}: PGD-20 ({len(runs)} seeds)")
+        ax.scatter(xs, [100 * r["strong_accuracy"] for r in runs], s=40, facecolors="none", edgecolors=color,
+                   marker=marker, zorder=3, label=f"{p}: PGD-50x3, first {runs[0].get('strong_n', '')} images")
     ax.axvline(d["budget_usd"], color="grey", linestyle="--", linewidth=1, label=f"budget ${d['budget_usd']:.3f}")
     ax.set_xlabel(f"money spent, USD (at ${d['price_usd_per_rank_hour']}/rank-hour, measured wall time)")
-    ax.set_ylabel("PGD-20 robust accuracy, %")
+    ax.set_ylabel("robust accuracy, %")
     ax.set_title("Robust accuracy per money, Fashion-MNIST small-cnn, eps 0.1", fontsize=10)
-    ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     fig.savefig(dst, dpi=120)
 

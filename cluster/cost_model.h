@@ -137,7 +137,7 @@ class CostModel {
   NetworkModel net_;
   double grad_bytes_ = 0;
   double decay_ = 0.5;
-  double ca_ = 1, cf_ = 1;
+  double ca_ = 1, cf_ = 1, common_ = 1;  // common_: the one ratio fitted to all observations
   std::vector<Obs> obs_;
   std::vector<AllReduceSample> net_samples_;
 };

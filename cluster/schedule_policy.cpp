@@ -37,7 +37,9 @@ namespace {
 
 // Epochs spent ramping eps up; the last epoch is always at eps_target.
 int ramp_epochs(const PlanInput& in, int epochs) {
-  if (epochs <= 1) return 0;
+  // Carried perturbations grow over the epochs by themselves: an eps ramp on top of
+  // them only spends epochs at a smaller radius.
+  if (epochs <= 1 || in.carry) return 0;
   return std::clamp(int(std::lround(in.eps_ramp_fraction * epochs)), 0, epochs - 1);
 }
 
@@ -141,10 +143,7 @@ Plan build(const PlanInput& in, int first, const Spend& spent, const CostModel& 
   const double allow = plan.allowance_wall_s;
 
   const int remaining = std::max(0, in.epochs - first);
-  // With carried starts a planned epoch has at least PGD-2 (FGSM from a carried start
-  // would only flip pixels between the ball's corners).
-  const int carry_floor = in.carry && in.policy != Policy::kFixed ? std::min(2, std::max(1, in.max_k)) : 1;
-  const int floor_k = std::max(carry_floor, in.k_floor);
+  const int floor_k = std::max(1, in.k_floor);
   const int base_k = in.policy == Policy::kFixed ? std::max(in.fixed_k, floor_k) : floor_k;
   // Epochs that fit at the cheapest K this policy may use.
   const double cheapest = epoch_wall(in, cost, base_k);

@@ -43,8 +43,9 @@ struct PlanInput {
   std::optional<double> alpha_at_target;
   // Carried starts (--attack-init carry, runtime/attacks/carry.h): each attack begins where
   // the example's last one ended, near the worst point already, so the steps are shorter
-  // (alpha = carry_alpha_factor * eps / K) and budgeted/adaptive plan K >= 2: PGD-2 with
-  // carried starts measured as robust as PGD-7 from random starts on the reference workload.
+  // (alpha = carry_alpha_factor * eps / K) and there is no eps ramp (the carried
+  // perturbations grow over the epochs by themselves). PGD-2 with carried starts measured
+  // as robust as PGD-7 from random starts on the reference workload.
   bool carry = false;
   double carry_alpha_factor = 1.0;
 

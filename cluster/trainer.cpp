@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -267,6 +268,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       }
     } else if (d.K <= 1) {
       a = fgsm_rs_config(float(d.eps));
+      if (d.alpha > 0) a.alpha = float(d.alpha);  // the plan's step (eps from a carried start)
     } else {
       a = pgd_config(float(d.eps), float(d.alpha), d.K);
     }
@@ -576,11 +578,20 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   }
   // Every rank's applied decisions, so that agreement can be checked from the outside.
   const std::vector<std::string> traces = comm.allgather(trace.dump());
+  if (carry) {
+    char fp[17];
+    std::snprintf(fp, sizeof fp, "%016llx", (unsigned long long)carried.fingerprint());
+    const std::vector<std::string> fps = comm.allgather(fp);
+    summary["carried"] = {{"examples", carried.examples()}, {"stored", carried.stored()}, {"fingerprint", fp},
+                          {"fingerprints_agree", std::all_of(fps.begin(), fps.end(),
+                                                             [&](const std::string& f) { return f == fps[0]; })}};
+  }
   summary["wall_seconds"] = seconds_since(t_start);
   summary["rank_hours"] = summary["wall_seconds"].get<double>() * world / 3600.0;
   if (scheduled) {
     nlohmann::json s = {{"policy", to_string(policy)}, {"stop_reason", stop_reason.empty() ? "done" : stop_reason},
-                        {"epochs_completed", step / batches}, {"probe_every", probe_every}, {"probe_holdout", n_probe}};
+                        {"epochs_completed", step / batches}, {"epochs_run", double(step) / double(batches)},
+                        {"probe_every", probe_every}, {"probe_holdout", n_probe}};
     nlohmann::json by_rank = nlohmann::json::array();
     bool agree = true;
     for (const auto& t : traces) {
