@@ -13,6 +13,7 @@ SEEDS=${SEEDS:-"0 1 2 3"}
 RANKS=${RANKS:-1}
 OUT=${OUT:-benchmarks/results}
 RUNS=${RUNS:-$(mktemp -d /tmp/protocol_seeds.XXXXXX)}
+mkdir -p "$RUNS"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
 
 if [[ ! -f data/train.h5 || ! -f data/test.h5 ]]; then
