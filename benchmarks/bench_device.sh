@@ -17,11 +17,7 @@ CPU_THREADS=${CPU_THREADS:-0}
 work=$(mktemp -d /tmp/bench_device.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-if [[ ! -f data/train.h5 ]]; then
-  mkdir -p data
-  "$BIN" data import --images /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
-    --labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --out data/train.h5
-fi
+scripts/import-fmnist.sh "$BIN"
 run() {  # device, then extra flags; prints the JSON summary or the error line
   local dev=$1 rc=0; shift
   "$BIN" train --config configs/fmnist-pgd.ini --data data/train.h5 --limit "$LIMIT" --epochs 1 \

@@ -34,13 +34,7 @@ mkdir -p "$RUNS"
 RUN_PGD7=${RUN_PGD7:-0}   # 1: also the reference PGD-7, cut by the budget
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
-if [[ ! -f data/train.h5 || ! -f data/test.h5 ]]; then
-  mkdir -p data
-  "$BIN" data import --images /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
-    --labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --out data/train.h5
-  "$BIN" data import --images /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz \
-    --labels /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz --out data/test.h5
-fi
+scripts/import-fmnist.sh "$BIN"
 common=(--config configs/fmnist-pgd.ini --data data/train.h5 --test-data data/test.h5 --limit "$LIMIT"
         --eval-limit "$EVAL_LIMIT" --price-per-gpu-hour "$PRICE" --log-every 100 --log-level warn)
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

@@ -16,12 +16,7 @@ FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
 
 scripts/install-deps.sh
 TARGET=rampart scripts/build.sh
-mkdir -p data
-for split in train:train t10k:test; do
-  src=${split%%:*}; dst=${split##*:}
-  [ -f "data/$dst.h5" ] || build/bin/rampart data import --images "$FMNIST/$src-images-idx3-ubyte.gz" \
-      --labels "$FMNIST/$src-labels-idx1-ubyte.gz" --out "data/$dst.h5" --source "Fashion-MNIST $dst"
-done
+FMNIST=$FMNIST scripts/import-fmnist.sh build/bin/rampart
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
 mpirun -np "$RANKS" --oversubscribe --bind-to none build/bin/rampart train --config configs/fmnist-pgd.ini \
