@@ -16,13 +16,7 @@ RUNS=${RUNS:-$(mktemp -d /tmp/protocol_seeds.XXXXXX)}
 mkdir -p "$RUNS"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
 
-if [[ ! -f data/train.h5 || ! -f data/test.h5 ]]; then
-  mkdir -p data
-  "$BIN" data import --images /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
-    --labels /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --out data/train.h5
-  "$BIN" data import --images /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz \
-    --labels /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz --out data/test.h5
-fi
+scripts/import-fmnist.sh "$BIN"
 launch=()
 if [[ "$RANKS" != 1 ]]; then launch=(mpirun -np "$RANKS" --oversubscribe --bind-to none); fi
 for s in $SEEDS; do
