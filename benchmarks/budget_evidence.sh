@@ -7,6 +7,7 @@
 #              predicts it, and with K-1 in case the measured cost cuts K's run short
 #   fixed-pgd7 the reference PGD-7, cut by the budget where it does not fit
 #   fgsm-rs    fixed FGSM with random start (Wong et al. 2020), 5 epochs
+#   adaptive   (RUN_ADAPTIVE=1) budgeted plus the measured control signal that adds or removes steps
 # once per seed in SEEDS, and evaluate PGD-20 (eps 0.1, step 0.01, 1 restart) on the first
 # EVAL_LIMIT test images, plus a stronger attack (PGD-50, step eps/4, 3 restarts) on the first
 # STRONG_LIMIT, so that a policy cannot win by being merely hard to attack with PGD-20.
@@ -15,7 +16,7 @@
 # Writes benchmarks/results/budget_evidence.{json,md,png}.
 #
 # usage: benchmarks/budget_evidence.sh
-#   (env: BIN, LIMIT, EVAL_LIMIT, STRONG_LIMIT, SEEDS, PRICE, BUDGET_USD, EPOCHS_OF_PGD7, RUN_PGD7,
+#   (env: BIN, LIMIT, EVAL_LIMIT, STRONG_LIMIT, SEEDS, PRICE, BUDGET_USD, EPOCHS_OF_PGD7, RUN_PGD7, RUN_ADAPTIVE,
 #    FIXED_KS: the fixed K to run (default: K and K-1), KEEP=1: reuse runs already in RUNS)
 # BUDGET_USD defaults to the calibrated cost of EPOCHS_OF_PGD7 (3) epochs of PGD-7 plus the final
 # evaluation, as `rampart plan` predicts it on this machine at the start of the script.
@@ -94,6 +95,7 @@ PY
 # Policies alternate within each seed, so that a drift in machine load hits them alike.
 for seed in $SEEDS; do
   run budgeted "$seed" --schedule budgeted
+  if [[ "${RUN_ADAPTIVE:-0}" == 1 ]]; then run adaptive "$seed" --schedule adaptive; fi
   for k in $(echo "$FIXED_KS" | tr ' ' '\n' | sort -u); do
     run "fixed-pgd$k" "$seed" --schedule fixed --steps "$k" --alpha "$(python3 -c "print(2.5 * 0.1 / $k)")"
   done
@@ -122,8 +124,8 @@ for f in sorted(glob.glob(os.path.join(runs, "*.json"))):
         "within_budget": s.get("within_budget"), "decisions": s.get("decisions"),
         "rollbacks": s.get("rollbacks"), "train_images_per_s": d["train_images_per_s"],
         "eval_n": d.get("n")})
-order = {"budgeted": 0}
-rows.sort(key=lambda r: (order.get(r["policy"], 1), r["policy"], r["seed"]))
+order = {"budgeted": 0, "adaptive": 1}
+rows.sort(key=lambda r: (order.get(r["policy"], 2), r["policy"], r["seed"]))
 policies = []
 for r in rows:
     if r["policy"] not in policies:
