@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def main(src, dst):
     d = json.load(open(src))
-    fig, ax = plt.subplots(figsize=(6.8, 4.4))
+    fig, ax = plt.subplots(figsize=(9.2, 4.4))
     policies = []
     for r in d["runs"]:
         if r["policy"] not in policies:
@@ -33,7 +33,7 @@ def main(src, dst):
     ax.set_ylabel("robust accuracy, %")
     ax.set_title("Robust accuracy per money, Fashion-MNIST small-cnn, eps 0.1", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     fig.tight_layout()
     fig.savefig(dst, dpi=120)
 
