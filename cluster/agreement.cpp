@@ -2,6 +2,7 @@
 #include "cluster/agreement.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <stdexcept>
 
@@ -149,6 +150,14 @@ void check_agreement(Communicator& comm, const Facts& facts) {
   }
   std::string err = agreement_error(per_rank);
   if (!err.empty()) throw ConfigError(err);
+}
+
+std::string hash_hex(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char ch : s) { h ^= ch; h *= 1099511628211ull; }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+  return buf;
 }
 
 }  // namespace rampart

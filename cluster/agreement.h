@@ -18,6 +18,9 @@ namespace rampart {
 //   start every rank with the same --config and model
 void check_agreement(Communicator& comm, const std::vector<std::pair<std::string, std::string>>& facts);
 
+// 16 hex digits of FNV-1a of s: a short fact to agree on for a long text (a spec, a config).
+std::string hash_hex(const std::string& s);
+
 // The verdict on gathered facts (per rank, in rank order): "" when all agree,
 // else the message above. Pure; check_agreement throws it.
 std::string agreement_error(const std::vector<std::vector<std::pair<std::string, std::string>>>& per_rank);

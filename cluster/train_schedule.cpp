@@ -13,6 +13,37 @@ Policy effective_policy(const TrainConfig& cfg) {
   return cfg.budget.limited() ? Policy::kBudgeted : Policy::kFixed;
 }
 
+AttackConfig training_attack(const TrainConfig& c) {
+  AttackConfig a;
+  if (c.attack == "pgd") a = pgd_config(c.eps, c.alpha, c.steps);
+  else if (c.attack == "fgsm-rs") a = fgsm_rs_config(c.eps);
+  else if (c.attack == "fgsm") a = fgsm_config(c.eps);
+  else if (c.attack == "pgd-l2") { a = pgd_config(c.eps, c.alpha, c.steps); a.norm = Norm::kL2; a.name = "pgd-l2"; }
+  else throw ConfigError("attack: expected pgd, fgsm-rs, fgsm, pgd-l2 or none, found \"" + c.attack + "\"");
+  a.early_stop_tau = c.early_stop_tau;
+  validate(a, "training attack");
+  return a;
+}
+
+AttackConfig scheduled_attack(const AttackConfig& base, Policy policy, const Decision& d, int early_stop_tau) {
+  AttackConfig a = base;
+  if (policy == Policy::kFixed) {
+    // The configured attack, unless the guard raised K.
+    if (d.K != a.steps) {
+      if (a.name == "fgsm-rs" || a.name == "fgsm") a = pgd_config(a.eps, float(d.alpha), d.K);
+      else { a.steps = d.K; a.alpha = float(d.alpha); }
+    }
+  } else if (d.K <= 1) {
+    a = fgsm_rs_config(float(d.eps));
+    if (d.alpha > 0) a.alpha = float(d.alpha);  // the plan's step (eps from a carried start)
+  } else {
+    a = pgd_config(float(d.eps), float(d.alpha), d.K);
+  }
+  a.early_stop_tau = early_stop_tau;
+  validate(a, "scheduled training attack");
+  return a;
+}
+
 bool carries_perturbations(const TrainConfig& cfg) {
   if (cfg.attack_init == "carry") return true;
   if (cfg.attack_init == "random") return false;

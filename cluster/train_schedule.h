@@ -17,6 +17,15 @@ Policy effective_policy(const TrainConfig& cfg);
 // over the epochs), random for fixed, so that the reference protocol stays plain PGD-K.
 bool carries_perturbations(const TrainConfig& cfg);
 
+// The configured training attack (--attack, --eps, --alpha, --steps, --early-stop-tau);
+// ConfigError for an unknown attack or invalid values.
+AttackConfig training_attack(const TrainConfig& cfg);
+
+// The attack a decision asks for. fixed: `base`, unless the guard raised K (then PGD-K
+// with the decision's step); budgeted/adaptive: FGSM with random start for K <= 1 (at the
+// plan's step: eps from a carried start), else PGD-K at the decision's eps and step.
+AttackConfig scheduled_attack(const AttackConfig& base, Policy policy, const Decision& d, int early_stop_tau);
+
 // Steps between guard probes: --probe-every, or by default 100 for budgeted and adaptive and
 // 0 (no guard) for fixed, so a fixed run is exactly the plain protocol. 0 without an attack.
 int64_t probe_interval(const TrainConfig& cfg);

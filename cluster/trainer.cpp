@@ -12,13 +12,15 @@
 #include <map>
 
 #include "cluster/agreement.h"
+#include "cluster/carried_starts.h"
 #include "cluster/compute_backend.h"
+#include "cluster/guard_probe.h"
 #include "cluster/plan_table.h"
 #include "cluster/snapshot.h"
 #include "cluster/step_calibration.h"
+#include "cluster/train_report.h"
 #include "cluster/train_schedule.h"
 #include "cluster/training_scheduler.h"
-#include "runtime/attacks/carry.h"
 #include "runtime/checkpoint.h"
 #include "runtime/data/dataset.h"
 #include "runtime/data/sampler.h"
@@ -39,26 +41,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string hash_hex(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char ch : s) { h ^= ch; h *= 1099511628211ull; }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
-  return buf;
-}
-
-AttackConfig training_attack(const TrainConfig& c) {
-  AttackConfig a;
-  if (c.attack == "pgd") a = pgd_config(c.eps, c.alpha, c.steps);
-  else if (c.attack == "fgsm-rs") a = fgsm_rs_config(c.eps);
-  else if (c.attack == "fgsm") a = fgsm_config(c.eps);
-  else if (c.attack == "pgd-l2") { a = pgd_config(c.eps, c.alpha, c.steps); a.norm = Norm::kL2; a.name = "pgd-l2"; }
-  else throw ConfigError("attack: expected pgd, fgsm-rs, fgsm, pgd-l2 or none, found \"" + c.attack + "\"");
-  a.early_stop_tau = c.early_stop_tau;
-  validate(a, "training attack");
-  return a;
-}
 
 // A loaded split of a dataset (this rank's rows), in uint8 as stored.
 struct Rows {
@@ -104,7 +86,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   if (carry && attack_cfg.norm != Norm::kLinf)
     throw ConfigError("attack-init carry works with L-inf attacks (pgd, fgsm-rs), found attack " + cfg.attack +
                       "; use --attack-init random");
-  PerturbationStore carried(carry ? n_train : 0, img);
+  CarriedStarts carried(carry, n_train, img);
   int64_t n_test = 0;
   if (!cfg.test_data.empty()) n_test = Dataset(cfg.test_data, cfg.eval_limit > 0 ? cfg.eval_limit : -1).size();
 
@@ -145,17 +127,9 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       obs.on_message("resuming a checkpoint written with --device " + ck.extra["device"].get<std::string>() +
                      " on --device " + cfg.device);
     load_model(ck, model, &sgd);
-    if (carry && !ck.carried_scale.empty()) {
-      if (ck.carried_dim != img || int64_t(ck.carried_scale.size()) != n_train)
-        throw DataError("--resume: " + ck_path + " carries perturbations for " +
-                        std::to_string(ck.carried_scale.size()) + " examples of " + std::to_string(ck.carried_dim) +
-                        " pixels, but this run trains on " + std::to_string(n_train) + " of " + std::to_string(img) +
-                        "; resume with the same data, --limit and guard settings");
-      carried.restore(std::move(ck.carried_codes), std::move(ck.carried_scale));
-    } else if (carry && ck.step > 0 && lead) {
+    if (!carried.restore(ck, ck_path) && carry && ck.step > 0 && lead)
       obs.on_message("resuming without carried perturbations (the checkpoint has none): attacks start at random "
                      "points until each example has been attacked once");
-    }
     start_step = ck.step;
     resumed_scheduler = ck.scheduler;
     obs.on_message("resumed from " + ck_path + " at step " + std::to_string(start_step));
@@ -224,11 +198,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       ck.world_size = world;
       ck.rng = {{"seed", cfg.seed}, {"note", "counter-based: every draw is keyed by (seed, step, example)"}};
       ck.scheduler = scheduler_state(step, dec);
-      if (carry) {
-        ck.carried_dim = carried.dim();
-        ck.carried_codes = carried.codes();
-        ck.carried_scale = carried.scales();
-      }
+      carried.save(ck);
       write_checkpoint(ck_path, ck);
     }
     last_checkpoint_step = step;
@@ -259,63 +229,14 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   auto apply = [&](const Decision& d, int64_t from_step) {
     lr.total_steps = std::max<int64_t>(1, d.lr_total_steps);
     if (!adversarial) return;
-    AttackConfig a = base_attack;
-    if (policy == Policy::kFixed) {
-      // The configured attack, unless the guard raised K.
-      if (d.K != a.steps) {
-        if (a.name == "fgsm-rs" || a.name == "fgsm") a = pgd_config(a.eps, float(d.alpha), d.K);
-        else { a.steps = d.K; a.alpha = float(d.alpha); }
-      }
-    } else if (d.K <= 1) {
-      a = fgsm_rs_config(float(d.eps));
-      if (d.alpha > 0) a.alpha = float(d.alpha);  // the plan's step (eps from a carried start)
-    } else {
-      a = pgd_config(float(d.eps), float(d.alpha), d.K);
-    }
-    a.early_stop_tau = cfg.early_stop_tau;
-    validate(a, "scheduled training attack");
-    attack_cfg = a;
+    attack_cfg = scheduled_attack(base_attack, policy, d, cfg.early_stop_tau);
     trace.push_back({from_step, attack_cfg.eps, attack_cfg.steps, attack_cfg.alpha});
   };
-  // The guard's probe: PGD on the held-out rows (this rank's part), fixed random starts.
-  Tensor probe_x;
-  std::vector<int32_t> probe_y;
-  int64_t probe_first = 0;
-  if (probe_every > 0) {
-    auto [pb, pe] = rank_slice(n_train, n_images, rank, world);
-    std::vector<uint8_t> im((pe - pb) * img), lab(pe - pb);
-    if (pe > pb) train_set.read_range(pb, pe, im.data(), lab.data());
-    images_to_tensor(im.data(), pe - pb, C, H, W, probe_x);
-    probe_y.assign(lab.begin(), lab.end());
-    probe_first = pb - n_train;
-  }
-  auto run_probe = [&]() {
-    AttackConfig p = pgd_config(cfg.eps, 2.5f * cfg.eps / float(cfg.probe_steps), cfg.probe_steps);
-    EvalCounts mine = backend->evaluate_batch(probe_x, probe_y.data(), probe_first, {p}, cfg.seed ^ 0x9e3779b97f4a7c15ull);
-    std::vector<double> packed = mine.pack();
-    comm.allreduce_sum(packed.data(), int64_t(packed.size()));
-    EvalCounts c;
-    c.unpack(packed);
-    return c.n > 0 ? double(c.robust_correct[0]) / double(c.n) : 0.0;
-  };
-  auto budget_line = [&](const nlohmann::json& r) {
-    char buf[400];
-    if (r["spent_usd"].is_number())
-      std::snprintf(buf, sizeof buf, "budget: spent $%.4f (%.5f GPU-h) against $%.4f planned by now; plan total $%.4f",
-                    r["spent_usd"].get<double>(), r["spent_gpu_hours"].get<double>(), r["planned_usd"].get<double>(),
-                    r["plan_total_usd"].get<double>());
-    else
-      std::snprintf(buf, sizeof buf, "budget: spent %.5f GPU-h (%.1f s) against %.5f GPU-h planned by now; plan total %.5f GPU-h",
-                    r["spent_gpu_hours"].get<double>(), 3600 * r["spent_hours"].get<double>(),
-                    r["planned_gpu_hours"].get<double>(), r["plan_total_gpu_hours"].get<double>());
-    return std::string(buf);
-  };
-
+  // The guard's probe: PGD on the held-out rows (this rank's part).
+  const GuardProbe probe(train_set, n_train, probe_every > 0 ? n_images : n_train, rank, world);
   // --- The loop ----------------------------------------------------------------
   Tensor x;
   std::vector<int32_t> labels;
-  std::vector<float> carry_delta;
-  std::vector<uint8_t> carry_has;
   Rows rows;
   std::vector<int64_t> offsets;  // where each batch's part begins in this rank's rows
   const int64_t total_steps = batches * cfg.epochs;
@@ -391,26 +312,14 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     if (adversarial && n_local > 0) {
       const auto t_att = Clock::now();
       RandomKey key{cfg.seed, Stream::kRandomStart, uint64_t(step), first_example};
-      CarriedStart start;
-      if (carry) {
-        carry_delta.resize(n_local * img);
-        carry_has.resize(n_local);
-        carried.load(rows.index.data() + local_pos, n_local, carry_delta.data(), carry_has.data());
-        start = {carry_delta.data(), carry_has.data()};
-      }
-      ast = backend->attack(attack_cfg, key, carry ? &start : nullptr);
-      if (carry)
-        carried.store(rows.index.data() + local_pos, n_local, backend->adversarial_host().data(), x.data(),
-                      attack_cfg.eps);
+      const int64_t* idx = rows.index.data() + local_pos;
+      ast = backend->attack(attack_cfg, key, carried.start(idx, n_local));
+      if (carry) carried.record(idx, n_local, backend->adversarial_host().data(), x.data(), attack_cfg.eps);
       attack_seconds += seconds_since(t_att);
     }
     // Every rank's new perturbations to every rank: the stores stay identical, since
     // an example is attacked by another rank in the next epoch.
-    if (carry && world > 1) {
-      const std::vector<std::string> parts = comm.allgather(carried.pack(rows.index.data() + local_pos, n_local));
-      for (int r = 0; r < world; ++r)
-        if (r != rank) carried.unpack(parts[r]);
-    }
+    carried.exchange(comm, rows.index.data() + local_pos, n_local);
     // Mean over the global batch: each rank scales by 1/n_global, the all-reduce sums.
     const LossTotals tot = backend->forward_loss(1.0f / float(n_global));
     if (!std::isfinite(tot.loss_sum))
@@ -470,7 +379,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     // The guard: a PGD probe on the held-out rows; a collapse rolls back and raises K.
     if (probe_every > 0 && step % probe_every == 0) {
       const auto t_probe = Clock::now();
-      double acc = run_probe();
+      double acc = probe.run(*backend, comm, cfg);
       if (cfg.probe_filter) acc = cfg.probe_filter(step, acc);
       Decision g;
       if (lead) g = sched->on_probe(step, acc, attack_cfg.steps, spent_now());
@@ -560,47 +469,17 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   summary["steps"] = step;
   summary["ranks"] = world;
   summary["device"] = backend->describe();
-  if (!cfg.test_data.empty()) {
-    Dataset test_set(cfg.test_data, cfg.eval_limit > 0 ? cfg.eval_limit : -1);
-    if (test_set.channels() != C || test_set.height() != H || test_set.width() != W)
-      throw DataError(cfg.test_data + ": images are " + shape_str({test_set.channels(), test_set.height(), test_set.width()}) +
-                      " but the training images are " + shape_str(example));
-    std::vector<AttackConfig> attacks;
-    if (cfg.eval_fgsm) attacks.push_back(fgsm_config(cfg.eps));
-    AttackConfig pgd = pgd_config(cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts);
-    validate(pgd, "evaluation attack");
-    attacks.push_back(pgd);
-    const auto t_eval = Clock::now();
-    for (const auto& a : attacks) backend->check_attack(a);
-    EvalCounts counts = backend->evaluate_shard(test_set, test_set.size(), attacks, cfg.seed, cfg.batch);
-    summary.update(eval_report(counts, attacks));
-    summary["eval_seconds"] = seconds_since(t_eval);
-  }
+  if (!cfg.test_data.empty()) summary.update(evaluate_test_set(cfg, *backend, example));
   // Every rank's applied decisions, so that agreement can be checked from the outside.
   const std::vector<std::string> traces = comm.allgather(trace.dump());
-  if (carry) {
-    char fp[17];
-    std::snprintf(fp, sizeof fp, "%016llx", (unsigned long long)carried.fingerprint());
-    const std::vector<std::string> fps = comm.allgather(fp);
-    summary["carried"] = {{"examples", carried.examples()}, {"stored", carried.stored()}, {"fingerprint", fp},
-                          {"fingerprints_agree", std::all_of(fps.begin(), fps.end(),
-                                                             [&](const std::string& f) { return f == fps[0]; })}};
-  }
+  if (carry) summary["carried"] = carried.report(comm);
   summary["wall_seconds"] = seconds_since(t_start);
   summary["rank_hours"] = summary["wall_seconds"].get<double>() * world / 3600.0;
   if (scheduled) {
     nlohmann::json s = {{"policy", to_string(policy)}, {"stop_reason", stop_reason.empty() ? "done" : stop_reason},
                         {"epochs_completed", step / batches}, {"epochs_run", double(step) / double(batches)},
                         {"probe_every", probe_every}, {"probe_holdout", n_probe}};
-    nlohmann::json by_rank = nlohmann::json::array();
-    bool agree = true;
-    for (const auto& t : traces) {
-      by_rank.push_back(nlohmann::json::parse(t));
-      agree = agree && t == traces[0];
-    }
-    s["decisions"] = by_rank[0];
-    s["decisions_by_rank"] = by_rank;
-    s["decisions_agree"] = agree;
+    s.update(decisions_report(traces));
     if (sched) {
       const Spend spent = spent_now();
       s.update(sched->report(spent, int(step / batches)));
