@@ -64,6 +64,9 @@ TEST(CudaLinearCublas, ForwardAndBackwardMatchHostLoops) {
     test::expect_near(db_.download(size_t(d.out)), db, 1e-3f, 1e-4f, "db");
     test::expect_near(dwa_.download(nw), dwa, 1e-3f, 1e-4f, "dw accumulated");
     test::expect_near(dba_.download(size_t(d.out)), dba, 1e-3f, 1e-4f, "db accumulated");
+    // accumulate = true adds to what was there; false overwrites it (dw0 is not zero).
+    EXPECT_NE(dwa_.download(1)[0], dw_.download(1)[0]);
+    EXPECT_NEAR(dwa_.download(1)[0] - dw_.download(1)[0], dw0[0], 1e-3f);
   }
 }
 
