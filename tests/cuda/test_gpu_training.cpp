@@ -25,6 +25,9 @@
 namespace rampart {
 namespace {
 
+using testing::fresh_dir;
+using testing::StopAt;
+
 #define REQUIRE_GPU_AND_DATA()                                                                     \
   do {                                                                                             \
     RAMPART_REQUIRE_GPU();                                                                         \
@@ -39,22 +42,6 @@ struct Record : TrainObserver {
   void on_step(const StepInfo& s) override { loss.push_back(s.loss); }
   std::vector<double> loss;
 };
-
-// Stops the run (as SIGTERM would) once the trainer reports step `at`.
-struct StopAt : TrainObserver {
-  explicit StopAt(int64_t at) : at(at) {}
-  void on_step(const StepInfo& s) override {
-    if (s.step == at) stop_requested().store(1);
-  }
-  int64_t at;
-};
-
-std::string fresh_dir(const std::string& name) {
-  auto d = std::filesystem::path(testing::fmnist().dir) / name;
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d.string();
-}
 
 TrainConfig small_run(const std::string& name, const std::string& device, const std::string& attack) {
   TrainConfig c;

@@ -16,16 +16,10 @@
 namespace rampart {
 namespace {
 
-struct Quiet : TrainObserver {};
+using testing::fresh_dir;
+using testing::StopAt;
 
-// Stops the run (as SIGTERM would) once the trainer reports step `at`.
-struct StopAt : TrainObserver {
-  explicit StopAt(int64_t at) : at(at) {}
-  void on_step(const StepInfo& s) override {
-    if (s.step == at) stop_requested().store(1);
-  }
-  int64_t at;
-};
+struct Quiet : TrainObserver {};
 
 TrainConfig small_run(const std::string& out) {
   TrainConfig c;
@@ -42,13 +36,6 @@ TrainConfig small_run(const std::string& out) {
   c.log_every = 1;
   c.config_text = "test";
   return c;
-}
-
-std::string fresh_dir(const std::string& name) {
-  auto d = std::filesystem::path(testing::fmnist().dir) / name;
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d.string();
 }
 
 TEST(TrainE2E, PgdTrainingIsRobustWellAboveChance) {
@@ -131,8 +118,6 @@ void expect_resume_is_exact(const std::string& attack_init) {
 TEST(TrainE2E, ResumeEndsWithTheSameBitsAsAnUninterruptedRun) { expect_resume_is_exact("random"); }
 
 TEST(TrainE2E, ResumeWithCarriedPerturbationsEndsWithTheSameBits) { expect_resume_is_exact("carry"); }
-
-
 
 TEST(TrainE2E, DivergenceIsAnErrorNamingTheStep) {
   auto comm = make_self_communicator();

@@ -1,11 +1,13 @@
 // Fashion-MNIST in HDF5 for end-to-end tests: imported once per test binary
-// from Debian's dataset-fashion-mnist into a temporary folder.
+// from Debian's dataset-fashion-mnist into a temporary folder; and what training
+// tests share: a fresh output folder next to it, an observer that stops a run.
 #pragma once
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
 
+#include "cluster/trainer.h"
 #include "runtime/data/import.h"
 
 namespace rampart::testing {
@@ -28,5 +30,22 @@ inline const FmnistFiles& fmnist() {
   }();
   return f;
 }
+
+// An empty folder `name` beside the imported data.
+inline std::string fresh_dir(const std::string& name) {
+  auto d = std::filesystem::path(fmnist().dir) / name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+// Stops the run (as SIGTERM would) once the trainer reports step `at`.
+struct StopAt : TrainObserver {
+  explicit StopAt(int64_t at) : at(at) {}
+  void on_step(const StepInfo& s) override {
+    if (s.step == at) stop_requested().store(1);
+  }
+  int64_t at;
+};
 
 }  // namespace rampart::testing
