@@ -3,10 +3,15 @@
 # Usage: scripts/install-deps.sh [--with-slurm] [--with-torch]
 set -euo pipefail
 
+# Every package the build, the tests and the main job use, by name: apt runs with
+# --no-install-recommends, so nothing arrives as a recommendation. oneDNN's CMake package calls
+# find_package(OpenCL), which needs ocl-icd-opencl-dev (only a Recommends of libdnnl-dev).
+# procps: pgrep/pkill/ps in the tests and the Slurm template.
 pkgs=(build-essential cmake pkg-config zlib1g-dev
       libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev
-      libdnnl-dev libopenblas-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-      dataset-fashion-mnist python3 python3-numpy python3-h5py)
+      libdnnl-dev ocl-icd-opencl-dev libopenblas-dev nlohmann-json3-dev
+      libgtest-dev libgmock-dev libbenchmark-dev
+      dataset-fashion-mnist python3 python3-numpy python3-h5py procps)
 for arg in "$@"; do
   case "$arg" in
     --with-slurm) pkgs+=(slurm-wlm munge) ;;
