@@ -1,9 +1,12 @@
 // rampart plan: the attack-budget plan for a budget and a price, without training.
-// Calibrates the cost model by timing a few real passes on this machine (one rank), scales
-// the per-rank batch to --ranks, extrapolates the all-reduce with the alpha-beta model, and
-// prints the plan as a table or (--json) one JSON object.
+// Calibrates the cost model by timing a few real passes on this machine (one rank), or takes
+// the costs measured elsewhere (--step-costs: a previous `plan --json`, e.g. run on a node of
+// the target cluster), scales the per-rank batch to --ranks, extrapolates the all-reduce with
+// the alpha-beta model, and prints the plan as a table or (--json) one JSON object.
 #include <cmath>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cluster/communicator.h"
 #include "cluster/plan_table.h"
@@ -23,11 +26,46 @@ namespace {
 // Without network figures for the target cluster: 10 GB/s bus bandwidth, 10 us per ring
 // step (a modest InfiniBand/NVLink-less cluster). Stated in the output.
 constexpr double kDefaultBusbwGbs = 10, kDefaultLatencyUs = 10;
+
+// --step-costs FILE: the "calibration" object of a `plan --json` output, or that object alone.
+// The same costs give the same plan, whatever the machine is doing now.
+StepCosts read_step_costs(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw MissingInput("--step-costs: cannot read '" + path + "'; give the output of an earlier `rampart plan --json`");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string hint = "; expected the output of `rampart plan --json` (its \"calibration\" object) or that object alone";
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError("--step-costs: '" + path + "' is not JSON (" + e.what() + ")" + hint);
+  }
+  if (j.is_object() && j.contains("calibration")) j = j["calibration"];
+  StepCosts c;
+  try {
+    c = StepCosts::from_json(j);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError("--step-costs: '" + path + "' lacks the step costs (" + e.what() + ")" + hint);
+  }
+  for (const double v : {c.fwd_s, c.bwd_input_s, c.bwd_full_s, c.pgd_update_s, c.allreduce_s, c.eval_s_per_image,
+                         c.optimizer_s, c.data_s})
+    if (!(std::isfinite(v) && v >= 0))
+      throw DataError("--step-costs: '" + path + "' has a cost that is negative or not finite" + hint);
+  if (!(c.fwd_s > 0 && c.bwd_input_s > 0 && c.bwd_full_s > 0) || c.local_batch < 1 || c.measured_world < 1 ||
+      !(c.overlap_fraction >= 0 && c.overlap_fraction <= 1))
+    throw DataError("--step-costs: '" + path + "' has zero pass times, a local_batch or measured_world below 1, " +
+                    "or an overlap_fraction outside [0,1]" + hint);
+  return c;
+}
 }  // namespace
 
 int run_plan(const std::vector<std::string>& args) {
   po::options_description desc = train_options();
-  desc.add_options()("ranks", po::value<int>()->default_value(1), "plan: the world size to plan for (ranks or GPUs)");
+  desc.add_options()("ranks", po::value<int>()->default_value(1), "plan: the world size to plan for (ranks or GPUs)")(
+      "step-costs", po::value<std::string>(),
+      "plan: take the measured step costs from this file (the output of an earlier `plan --json`) instead of "
+      "timing passes here");
   po::variables_map vm;
   if (!parse_options("plan", args, desc, vm)) {
     std::cout << "rampart plan: the attack-budget plan without training (takes every train option)\n" << desc << "\n";
@@ -52,13 +90,19 @@ int run_plan(const std::vector<std::string>& args) {
 
   // Calibrate here at the full global batch (one rank), then per rank at --ranks.
   const int64_t n = std::min(cfg.batch, n_train);
-  std::vector<uint8_t> im(n * set.image_elems()), lab(n);
-  set.read_range(0, n, im.data(), lab.data());
-  Tensor x;
-  images_to_tensor(im.data(), n, set.channels(), set.height(), set.width(), x);
-  std::vector<int32_t> y(lab.begin(), lab.end());
-  auto self = make_self_communicator();
-  const StepCosts measured = calibrate_step_costs(model, x, y.data(), calibration_for(cfg), *self);
+  const bool given = vm.count("step-costs") > 0;
+  StepCosts measured;
+  if (given) {
+    measured = read_step_costs(vm["step-costs"].as<std::string>());
+  } else {
+    std::vector<uint8_t> im(n * set.image_elems()), lab(n);
+    set.read_range(0, n, im.data(), lab.data());
+    Tensor x;
+    images_to_tensor(im.data(), n, set.channels(), set.height(), set.width(), x);
+    std::vector<int32_t> y(lab.begin(), lab.end());
+    auto self = make_self_communicator();
+    measured = calibrate_step_costs(model, x, y.data(), calibration_for(cfg), *self);
+  }
   const int local_batch = int((cfg.batch + ranks - 1) / ranks);
   const StepCosts per_rank = scale_to_local_batch(measured, local_batch);
   const bool assumed_net = !cfg.network.has_value();
@@ -82,10 +126,11 @@ int run_plan(const std::vector<std::string>& args) {
     j["scaling_efficiency"] = scaling_efficiency(per_rank, plan.rows.empty() ? 1 : plan.rows.back().K, ranks, net, grad_bytes);
     std::cout << j.dump() << std::endl;
   } else {
-    std::printf("calibrated on this machine: forward %.4f s, attack step %.4f s, training pass %.4f s at batch %lld; "
+    std::printf("%s: forward %.4f s, attack step %.4f s, training pass %.4f s at batch %lld; "
                 "planned for %d rank%s at %d images each%s\n",
-                measured.fwd_s, measured.fwd_s + measured.bwd_input_s, measured.fwd_s + measured.bwd_full_s,
-                (long long)n, ranks, ranks > 1 ? "s" : "", local_batch,
+                given ? "step costs from --step-costs" : "calibrated on this machine", measured.fwd_s,
+                measured.fwd_s + measured.bwd_input_s, measured.fwd_s + measured.bwd_full_s,
+                (long long)(given ? measured.local_batch : n), ranks, ranks > 1 ? "s" : "", local_batch,
                 assumed_net && ranks > 1 ? " (network assumed: 10 GB/s bus bandwidth, 10 us latency; give "
                                            "--network-busbw-gbs and --network-latency-us)"
                                          : "");

@@ -17,14 +17,20 @@ for ranks in 1 64; do
     fail "no priced rows"
   echo "ranks $ranks: $(py "d['total_usd'], d['epochs_that_fit'], [r['K'] for r in d['rows']]" "$work/plan.json")"
 done
-# Half of what 5 epochs of PGD-7 cost here, planned budgeted: within. (Two calibrations on a
-# busy machine can differ 2x, so the budgeted policy, which can fall back to FGSM-RS, is used.)
+# Half of what 5 epochs of PGD-7 cost here, planned budgeted: within. Both plans use the same
+# measured step costs (--step-costs, from the first plan), so the comparison holds however busy
+# the machine is; the same costs must also give the same plan again.
 small=(--limit 4000 --eval-limit 500 --price-per-gpu-hour 2.5)
 "$RAMPART" plan "${cfg[@]}" "${small[@]}" --schedule fixed --json > "$work/full.json" || fail "plan without a budget exited $?"
+"$RAMPART" plan "${cfg[@]}" "${small[@]}" --schedule fixed --step-costs "$work/full.json" --json > "$work/again.json" ||
+  fail "plan --step-costs exited $?"
+[[ $(py "d['total_usd']" "$work/again.json") == $(py "d['total_usd']" "$work/full.json") ]] ||
+  fail "the same step costs gave another plan: \$$(py "d['total_usd']" "$work/again.json") against \$$(py "d['total_usd']" "$work/full.json")"
 half=$(py "round(d['total_usd'] / 2, 6)" "$work/full.json")
-"$RAMPART" plan "${cfg[@]}" "${small[@]}" --schedule budgeted --budget-usd "$half" --json > "$work/small.json" ||
-  fail "plan with a budget of \$$half exited $?"
+"$RAMPART" plan "${cfg[@]}" "${small[@]}" --schedule budgeted --budget-usd "$half" --step-costs "$work/full.json" --json \
+  > "$work/small.json" || fail "plan with a budget of \$$half exited $?"
 [[ $(py "d['total_usd'] <= $half * (1 + 1e-9)" "$work/small.json") == True ]] || fail "the plan for \$$half is over budget"
+[[ $(py "d['rows'][0]['K']" "$work/small.json") -ge 1 ]] || fail "the plan for \$$half has no attack steps"
 "$RAMPART" plan "${cfg[@]}" --budget-hours 1 --limit 2000 | grep -q "^epoch" || fail "no table"
 
 expect78() {  # message-regex, flags...
@@ -46,6 +52,22 @@ expect78 "--budget-hours must be a positive number" --budget-hours nan
 expect78 "--schedule expects fixed, budgeted or adaptive" --schedule greedy
 expect78 "--max-steps-k must be at least 1" --max-steps-k 0
 expect78 "does not cover one epoch" --budget-usd 0.0001 --price-per-gpu-hour 2.5
+# --step-costs: a missing file is 66, a file that is not a plan's output 65, each with one line.
+expect_rc() {  # rc, message-regex, flags...
+  local want=$1 re=$2; shift 2
+  set +e
+  "$RAMPART" plan "${cfg[@]}" "$@" > "$work/o.txt" 2> "$work/e.txt"
+  local rc=$?
+  set -e
+  [[ $rc == "$want" ]] || { cat "$work/e.txt"; fail "plan $* exited $rc, expected $want"; }
+  [[ $(wc -l < "$work/e.txt") == 1 ]] && grep -Eq -- "$re" "$work/e.txt" || { cat "$work/e.txt"; fail "message for $*"; }
+  echo "exit $rc: $(cat "$work/e.txt")"
+}
+expect_rc 66 "--step-costs: cannot read" --step-costs "$work/none.json"
+echo '{"calibration": {"fwd_s": 0.01}}' > "$work/bad.json"
+expect_rc 65 "--step-costs: .* lacks the step costs" --step-costs "$work/bad.json"
+py "json.dumps(dict(d['calibration'], fwd_s=-1))" "$work/full.json" > "$work/neg.json"
+expect_rc 65 "negative or not finite" --step-costs "$work/neg.json"
 set +e
 "$RAMPART" train "${cfg[@]}" --budget-gpu-hours -1 > /dev/null 2> "$work/e.txt"; rc=$?
 set -e

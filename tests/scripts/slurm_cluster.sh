@@ -59,6 +59,14 @@ SelectTypeParameters=CR_Core
 ReturnToService=2
 MailProg=/bin/true
 KillOnBadExit=1
+# Slurm holds a requeued job for cred_expire + 1 s, so that the rerun's launch credential is newer
+# than the revocation of the old run's (slurmd refuses a batch launch whose credential is not:
+# "Job N already killed, do not launch batch job", and the job ends FAILED). Tests let Slurm
+# release requeued jobs by itself, as on a real cluster; 10 s instead of the default 120 s keeps
+# them short and is still far longer than any launch here takes to use its credential.
+AuthInfo=cred_expire=${RAMPART_SLURM_CRED_EXPIRE:-10}
+# Scheduling passes every 2 s instead of 60 s (main) and 30 s (backfill), so a released job starts soon.
+SchedulerParameters=sched_interval=2,bf_interval=2
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid.slurm

@@ -24,7 +24,8 @@ fail() {
   echo "--- slurmd log:"; grep -v debug "$work/cluster/log/slurmd.log" 2>/dev/null | tail -n 30
   exit 1
 }
-field() { scontrol show job "$id" 2>/dev/null | grep -o " $1=[^ ]*" | head -n1 | cut -d= -f2; }
+# shellcheck source=slurm_job_lib.sh
+source "$here/slurm_job_lib.sh"
 
 cd "$work"
 id=$(sbatch --parsable -n 2 -o "$work/job.out" \
@@ -32,29 +33,13 @@ id=$(sbatch --parsable -n 2 -o "$work/job.out" \
   "$root/launch/slurm/train.sbatch")
 echo "slurm_requeue: submitted job $id"
 # Let the ranks take a few steps, then send what --signal=B:USR1@N would send.
-for _ in $(seq 100); do grep -q "rank 1 step 5" "$work/job.out" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 300); do grep -q "rank 1 step 5" "$work/job.out" 2>/dev/null && break; sleep 0.2; done
 grep -q "rank 1 step 5" "$work/job.out" || fail "the ranks did not start"
 scancel --batch --signal=USR1 "$id"
 echo "slurm_requeue: sent USR1 to the batch script"
 
-# The requeued job is held (BeginTime) for a while; release it once it is pending.
-for _ in $(seq 150); do
-  [ "$(field JobState)" = PENDING ] && [ "$(field Restarts)" = 1 ] && break
-  sleep 0.2
-done
-[ "$(field JobState)" = PENDING ] || fail "job not requeued (state $(field JobState))"
-# Release it only once the node has cleaned up the first run (its steps reuse the ids).
-# Its step's PMIx socket must be gone too, or the rerun's srun cannot start its step.
-for _ in $(seq 150); do
-  [ "$(sinfo -h -N -o %T | head -n1)" = idle ] && ! ls "$work/cluster/spool/"*pmix."$id".* >/dev/null 2>&1 && break
-  sleep 0.2
-done
-scontrol update JobId="$id" StartTime=now
-for _ in $(seq 300); do
-  state=$(field JobState)
-  [ "$state" = COMPLETED ] || [ "$state" = FAILED ] || [ "$state" = CANCELLED ] && break
-  sleep 0.2
-done
+await_requeued 30
+await_end 120
 echo "slurm_requeue: job $id ended $state after $(field Restarts) requeue(s); output:"
 cat "$work/job.out"
 [ "$state" = COMPLETED ] || fail "job state $state, expected COMPLETED"

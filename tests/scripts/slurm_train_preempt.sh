@@ -45,7 +45,8 @@ fail() {
   echo "--- slurmd log:"; grep -v debug "$work/cluster/log/slurmd.log" 2>/dev/null | tail -n 30 || true
   die "$*"
 }
-field() { scontrol show job "$id" 2>/dev/null | grep -o " $1=[^ ]*" | head -n1 | cut -d= -f2; }
+# shellcheck source=slurm_job_lib.sh
+source "$here/slurm_job_lib.sh"
 
 cd "$work"
 id=$(sbatch --parsable -n 2 -o "$work/job.out" \
@@ -62,25 +63,10 @@ grep -q '"step":6' "$work/run/metrics.jsonl" 2>/dev/null || fail "the ranks did 
 scancel --batch --signal=USR1 "$id"
 say "sent USR1 to the batch script at step 6"
 
-# The requeued job is held (BeginTime) for a while; release it once it is pending.
-for _ in $(seq 300); do
-  [ "$(field JobState)" = PENDING ] && [ "$(field Restarts)" = 1 ] && break
-  sleep 0.2
-done
-[ "$(field JobState)" = PENDING ] || fail "job not requeued (state $(field JobState))"
+await_requeued 60
 stopped=$(sed -n 's/.*stopped by a signal at step \([0-9]*\).*/\1/p' "$work/job.out" | head -n1)
 say "job requeued after the ranks stopped at step ${stopped:-?}"
-# Release it only once the node has cleaned up the first run and its step's PMIx socket.
-for _ in $(seq 150); do
-  [ "$(sinfo -h -N -o %T | head -n1)" = idle ] && ! ls "$work/cluster/spool/"*pmix."$id".* >/dev/null 2>&1 && break
-  sleep 0.2
-done
-scontrol update JobId="$id" StartTime=now
-for _ in $(seq 900); do
-  state=$(field JobState)
-  [ "$state" = COMPLETED ] || [ "$state" = FAILED ] || [ "$state" = CANCELLED ] && break
-  sleep 0.2
-done
+await_end 300
 say "job $id ended $state after $(field Restarts) requeue(s); output:"
 cat "$work/job.out"
 [ "$state" = COMPLETED ] || fail "job state $state, expected COMPLETED"
