@@ -43,6 +43,7 @@ base=$cache/$suite-minbase.tar
 if [ ! -f "$base" ] || [ -n "$(find "$base" -mtime +"$max_age" 2>/dev/null)" ]; then
   say "making the $suite minbase system from $mirror (a minute or two; cached in $cache)"
   tmp=$(mktemp -d "$cache/base.XXXXXX")
+  chmod 755 "$tmp"   # becomes the root's / (tar keeps it): 0700 would lock out every user but root
   if ! debootstrap --variant=minbase --cache-dir="$cache/debs" "$suite" "$tmp" "$mirror" >"$cache/debootstrap.log" 2>&1; then
     tail -n 20 "$cache/debootstrap.log" >&2; rm -rf --one-file-system "$tmp"; say "debootstrap failed"; exit 1
   fi
@@ -50,7 +51,6 @@ if [ ! -f "$base" ] || [ -n "$(find "$base" -mtime +"$max_age" 2>/dev/null)" ]; 
   rm -rf --one-file-system "$tmp"
 fi
 root=$(mktemp -d "${TMPDIR:-/tmp}/fresh-root.XXXXXX")
-chmod 755 "$root"   # a root of 0700 would lock out the munge user
 cleanup() {
   if [ -n "${KEEP:-}" ]; then say "kept $root"; return; fi
   # The mounts lived in the namespace, which is gone; never delete through one that is not.
@@ -59,6 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 tar -C "$root" -xpf "$base"
+chmod 755 "$root"   # whatever the cached tar says: a / of 0700 locks out the munge user
 
 # What a newcomer's machine has besides the base: its apt sources, name resolution, a host name.
 cp /etc/resolv.conf /etc/hosts "$root/etc/" 2>/dev/null || true
@@ -84,6 +85,7 @@ unshare --mount --propagation private --pid --fork --kill-child /bin/bash -c '
   mount --rbind /usr/local "$root/usr/local"
   mount -o remount,bind,ro "$root/usr/local"
   mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
+  chroot "$root" chown _apt:root /var/cache/apt/archives/partial   # apt downloads as _apt
   chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 TERM=dumb CI=true /bin/bash -c "cd /root/project && $cmd" || exit $?  # not exec: this bash stays PID 1
 ' fresh-root "$root" "$cache" "$cmd"

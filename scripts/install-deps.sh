@@ -33,5 +33,12 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp)
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "install-deps: apt-get install failed (above); fix what it says and run this again" >&2
+  rm -f "$log"
+  exit 1
+fi
+rm -f "$log"
 echo "install-deps: done"
