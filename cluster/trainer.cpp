@@ -32,6 +32,10 @@
 
 namespace rampart {
 
+namespace {
+constexpr double kDivergedLoss = 1000;  // mean cross-entropy (nats) that means divergence
+}  // namespace
+
 std::atomic<int>& stop_requested() {
   static std::atomic<int> flag{0};
   return flag;
@@ -185,10 +189,47 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   };
   Decision dec;
   int64_t last_checkpoint_step = -1;
+  int64_t last_good_step = start_step > 0 ? start_step : -1;  // the step of the checkpoint on disk
+  // The batch this rank trained on last: the health check's forward runs on it.
+  Tensor x;
+  std::vector<int32_t> labels;
+  // A checkpoint is written only from finite weights and momentum that give a finite loss: the
+  // training loss of a step is computed before its update, so weights an update blew up are only
+  // seen here (or at the next step's forward, after the checkpoint would have been replaced).
+  // Collective: every rank checks its own batch, and all agree before anything is written.
+  auto check_health = [&](int64_t step) {
+    backend->download_state();
+    double bad = 0;
+    const float* w = model.flat_params();
+    const float* m = sgd.momentum();
+    for (int64_t i = 0; i < model.num_params(); ++i)
+      if (!std::isfinite(w[i]) || !std::isfinite(m[i])) { bad = 1; break; }
+    double loss = 0;
+    if (bad == 0 && x.ndim() > 0 && x.dim(0) > 0) {
+      const EvalCounts e = backend->evaluate_batch(x, labels.data(), 0, {}, cfg.seed);
+      loss = e.clean_loss_sum / double(std::max<int64_t>(1, e.n));
+      // A mean cross-entropy of 1000 nats on the batch just trained on is divergence beyond doubt
+      // (chance is ln(classes), a few nats): weights an update blew up can stay finite for a step
+      // or two before they overflow, and must not replace a good checkpoint either.
+      if (!(loss <= kDivergedLoss)) bad = 2;
+    }
+    if (world > 1) comm.allreduce_max(&bad, 1);
+    if (bad == 0) return;
+    const std::string kept = ck_path.empty() ? std::string("no checkpoint is written (no --out)")
+                             : last_good_step >= 0
+                                 ? ck_path + " (step " + std::to_string(last_good_step) + ") is kept as it was"
+                                 : "no checkpoint was written";
+    throw DataError(std::string("training diverged at step ") + std::to_string(step) + ": " +
+                    (bad == 1 ? std::string("the weights or momentum are no longer finite")
+                              : "the loss at the updated weights is not finite or above " +
+                                    std::to_string(int(kDivergedLoss))) +
+                    "; " + kept + "; lower --lr (or check the data) and run again" +
+                    (last_good_step >= 0 && !ck_path.empty() ? " with --resume" : ""));
+  };
   auto write_checkpoint_now = [&](int64_t step) {
     if (ck_path.empty()) return;
+    check_health(step);
     if (lead) {
-      backend->download_state();  // the file is written from the host Model on every device
       Checkpoint ck;
       store_model(model, &sgd, ck);
       ck.extra = {{"device", backend->device()}};
@@ -201,7 +242,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       carried.save(ck);
       write_checkpoint(ck_path, ck);
     }
-    last_checkpoint_step = step;
+    last_checkpoint_step = last_good_step = step;
     comm.barrier();  // nobody runs ahead of a checkpoint that may be needed
   };
 
@@ -235,8 +276,6 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   // The guard's probe: PGD on the held-out rows (this rank's part).
   const GuardProbe probe(train_set, n_train, probe_every > 0 ? n_images : n_train, rank, world);
   // --- The loop ----------------------------------------------------------------
-  Tensor x;
-  std::vector<int32_t> labels;
   Rows rows;
   std::vector<int64_t> offsets;  // where each batch's part begins in this rank's rows
   const int64_t total_steps = batches * cfg.epochs;
@@ -324,8 +363,11 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     const LossTotals tot = backend->forward_loss(1.0f / float(n_global));
     if (!std::isfinite(tot.loss_sum))
       throw DataError("training diverged: the loss is " + std::to_string(tot.loss_sum) + " at step " +
-                      std::to_string(step) + " (rank " + std::to_string(rank) +
-                      "); lower --lr or check the data");
+                      std::to_string(step) + " (rank " + std::to_string(rank) + "); " +
+                      (last_good_step >= 0 && !ck_path.empty()
+                           ? ck_path + " (step " + std::to_string(last_good_step) + ") is kept as it was; "
+                           : std::string()) +
+                      "lower --lr or check the data");
     const GradReducer::Stats rs = backend->backward_allreduce();
     comm_exposed += rs.exposed_wait_s;
     comm_total += rs.allreduce_s_total;

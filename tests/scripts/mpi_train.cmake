@@ -29,9 +29,11 @@ add_test(NAME mpi_train_dead_rank0 COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_tra
 # the signal sent to mpirun (which forwards it), or to one rank only.
 add_test(NAME mpi_train_preempt COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_preempt.sh 2 mpirun)
 add_test(NAME mpi_train_preempt_one_rank COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_preempt.sh 2 rank 1)
+# A divergence never replaces a good checkpoint, and never ends with exit 0.
+add_test(NAME mpi_train_diverge COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_diverge.sh)
 
 set_tests_properties(mpi_train_consistency mpi_train_lockstep_np2 mpi_train_lockstep_np4 mpi_train_dead_rank1
-                     mpi_train_dead_rank0 mpi_train_preempt mpi_train_preempt_one_rank PROPERTIES
+                     mpi_train_dead_rank0 mpi_train_preempt mpi_train_preempt_one_rank mpi_train_diverge PROPERTIES
                      FIXTURES_REQUIRED mpi_train_data ENVIRONMENT "${RAMPART_TRAIN_TEST_ENV};OMP_NUM_THREADS=1"
                      TIMEOUT 120 SKIP_RETURN_CODE 77 PROCESSORS 2 LABELS "mpi;train")
 
