@@ -1,6 +1,7 @@
 // The final evaluation and the decision record of a training run (see train_report.h).
 #include "cluster/train_report.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -10,19 +11,33 @@
 
 namespace rampart {
 
-nlohmann::json evaluate_test_set(const TrainConfig& cfg, ComputeBackend& backend, const Shape& example) {
+std::vector<AttackConfig> test_eval_attacks(const TrainConfig& cfg, const ComputeBackend& backend,
+                                            const Shape& example, int64_t classes) {
   Dataset test_set(cfg.test_data, cfg.eval_limit > 0 ? cfg.eval_limit : -1);
   const Shape found = {test_set.channels(), test_set.height(), test_set.width()};
   if (found != example)
     throw DataError(cfg.test_data + ": images are " + shape_str(found) + " but the training images are " +
-                    shape_str(example));
+                    shape_str(example) + "; give a --test-data of the same kind as --data");
+  const std::vector<uint8_t>& labels = test_set.labels();
+  const int64_t max_label = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end());
+  if (max_label >= classes)
+    throw DataError(cfg.test_data + ": has label " + std::to_string(max_label) + " but the model has " +
+                    std::to_string(classes) + " outputs (labels 0.." + std::to_string(classes - 1) +
+                    "); give the test set of the same dataset as --data");
   std::vector<AttackConfig> attacks;
   if (cfg.eval_fgsm) attacks.push_back(fgsm_config(cfg.eps));
   AttackConfig pgd = pgd_config(cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts);
-  validate(pgd, "evaluation attack");
+  validate(pgd, "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
   attacks.push_back(pgd);
-  const auto t0 = std::chrono::steady_clock::now();
   for (const auto& a : attacks) backend.check_attack(a);
+  return attacks;
+}
+
+nlohmann::json evaluate_test_set(const TrainConfig& cfg, ComputeBackend& backend, const Shape& example,
+                                 int64_t classes) {
+  const std::vector<AttackConfig> attacks = test_eval_attacks(cfg, backend, example, classes);
+  Dataset test_set(cfg.test_data, cfg.eval_limit > 0 ? cfg.eval_limit : -1);
+  const auto t0 = std::chrono::steady_clock::now();
   EvalCounts counts = backend.evaluate_shard(test_set, test_set.size(), attacks, cfg.seed, cfg.batch);
   nlohmann::json r = eval_report(counts, attacks);
   r["eval_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -11,10 +11,18 @@
 
 namespace rampart {
 
-// Clean, FGSM (when cfg.eval_fgsm) and PGD (cfg.eval_steps, eval_alpha, eval_restarts)
-// accuracy on the first cfg.eval_limit images of cfg.test_data, each rank on its shard
-// (collective), with eval_seconds. DataError when the test images are not `example`-shaped.
-nlohmann::json evaluate_test_set(const TrainConfig& cfg, ComputeBackend& backend, const Shape& example);
+// The final evaluation's attacks (FGSM when cfg.eval_fgsm, then PGD with cfg.eval_steps,
+// eval_alpha, eval_restarts), validated and accepted by the backend, after checking that the
+// test images are `example`-shaped and that every test label is below `classes` (the model's
+// outputs): ConfigError or DataError. Called before training, so that a setting or a test set
+// the evaluation cannot use fails at once, not after the whole training has run.
+std::vector<AttackConfig> test_eval_attacks(const TrainConfig& cfg, const ComputeBackend& backend,
+                                            const Shape& example, int64_t classes);
+
+// Clean and robust accuracy with those attacks on the first cfg.eval_limit images of
+// cfg.test_data, each rank on its shard (collective), with eval_seconds.
+nlohmann::json evaluate_test_set(const TrainConfig& cfg, ComputeBackend& backend, const Shape& example,
+                                 int64_t classes);
 
 // The line `rampart train` prints after each epoch from the scheduler's report: spent
 // against planned, in USD where a price is known, else in GPU-hours.

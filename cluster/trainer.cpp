@@ -16,6 +16,7 @@
 #include "cluster/compute_backend.h"
 #include "cluster/guard_probe.h"
 #include "cluster/plan_table.h"
+#include "cluster/resume_check.h"
 #include "cluster/snapshot.h"
 #include "cluster/step_calibration.h"
 #include "cluster/train_report.h"
@@ -120,6 +121,8 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   nlohmann::json resumed_scheduler;
   if (cfg.resume && !ck_path.empty() && std::filesystem::exists(ck_path)) {
     Checkpoint ck = read_checkpoint(ck_path);
+    const std::string changed = check_resume_config(ck.config, cfg.config_text, ck_path);
+    if (!changed.empty() && lead) obs.on_message(changed);
     if (ck.arch != model.spec())
       throw ConfigError("--resume: " + ck_path + " holds a different model than the configuration asks for; "
                         "use another --out or the same --model");
@@ -150,6 +153,8 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   std::unique_ptr<ComputeBackend> backend =
       make_compute_backend(cfg.device, model, &sgd, comm, cfg.local_rank, int64_t(cfg.bucket_mb * 1024 * 1024));
   if (adversarial) backend->check_attack(attack_cfg);
+  // The final evaluation's settings and test set, checked now rather than after the training.
+  if (!cfg.test_data.empty()) test_eval_attacks(cfg, *backend, example, model.num_classes());
 
   // --- The scheduler: calibrated from timed passes, owned by rank 0 ------------
   // Rank 0 decides; every decision is broadcast, so every rank applies it from the same step.
@@ -511,7 +516,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   summary["steps"] = step;
   summary["ranks"] = world;
   summary["device"] = backend->describe();
-  if (!cfg.test_data.empty()) summary.update(evaluate_test_set(cfg, *backend, example));
+  if (!cfg.test_data.empty()) summary.update(evaluate_test_set(cfg, *backend, example, model.num_classes()));
   // Every rank's applied decisions, so that agreement can be checked from the outside.
   const std::vector<std::string> traces = comm.allgather(trace.dump());
   if (carry) summary["carried"] = carried.report(comm);

@@ -1,4 +1,6 @@
 // rampart eval: clean and robust accuracy of a checkpoint on a dataset.
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
 
 #include "cluster/communicator_factory.h"
@@ -60,17 +62,24 @@ int run_eval(const std::vector<std::string>& args) {
   check_device(device);
 
   World world = detect_world();
-  auto comm = make_communicator(world, vm["backend"].as<std::string>(), vm["timeout"].as<double>());
+  const int64_t limit = checked_int(vm, "limit", 0, INT64_MAX);
+  const int64_t batch = checked_int(vm, "batch", 1, 1 << 20);
+  auto comm = make_communicator(world, vm["backend"].as<std::string>(), checked_timeout(vm));
   setup_cpu(world.local_size, vm["threads"].as<int>());
-  const int64_t limit = vm["limit"].as<int64_t>();
   Dataset set(vm["data"].as<std::string>(), limit > 0 ? limit : -1);
   Checkpoint ck = read_checkpoint(vm["checkpoint"].as<std::string>());
   // Checkpoints hold the host Model's bytes whatever device wrote them; a device
   // backend uploads them.
   Model model = model_from_checkpoint(ck, set.image_shape());
+  const std::vector<uint8_t>& labels = set.labels();
+  const int64_t max_label = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end());
+  if (max_label >= model.num_classes())
+    throw DataError(vm["data"].as<std::string>() + ": has label " + std::to_string(max_label) + " but the model has " +
+                    std::to_string(model.num_classes()) + " outputs (labels 0.." +
+                    std::to_string(model.num_classes() - 1) + "); give the test set of the data the model was trained on");
   auto backend = make_compute_backend(device, model, nullptr, *comm, world.local_rank, 0);
   for (const auto& a : attacks) backend->check_attack(a);
-  EvalCounts c = backend->evaluate_shard(set, set.size(), attacks, vm["seed"].as<uint64_t>(), vm["batch"].as<int64_t>());
+  EvalCounts c = backend->evaluate_shard(set, set.size(), attacks, vm["seed"].as<uint64_t>(), batch);
   nlohmann::json r = eval_report(c, attacks);
   r["device"] = backend->describe();
   r["eps"] = eps;

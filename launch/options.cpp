@@ -1,6 +1,8 @@
 // Option parsing (see options.h).
 #include "launch/options.h"
 
+#include <cmath>
+#include <cstdio>
 #include <malloc.h>
 #include <omp.h>
 #include <pmmintrin.h>
@@ -33,6 +35,9 @@ bool parse_options(const std::string& command, const std::vector<std::string>& a
     std::string path = vm["config"].as<std::string>();
     if (!std::filesystem::exists(path))
       throw MissingInput(command + ": config file " + path + " does not exist");
+    if (!std::filesystem::is_regular_file(path))
+      throw MissingInput(command + ": config file " + path + " is not a regular file (a directory?); give an INI file "
+                         "of key = value lines, e.g. --config configs/fmnist-pgd.ini");
     std::ifstream in(path);
     if (!in) throw MissingInput(command + ": cannot read config file " + path);
     try {
@@ -77,7 +82,42 @@ void require(const po::variables_map& vm, const std::string& command, const std:
   if (!vm.count(name)) throw UsageError(command + ": --" + name + " is required (see rampart " + command + " --help)");
 }
 
+namespace {
+std::string num(double v) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+}  // namespace
+
+double checked_real(const po::variables_map& vm, const char* name, double lo, double hi, bool lo_open) {
+  const double v = vm[name].as<double>();
+  const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi;
+  if (!ok)
+    throw ConfigError(std::string("--") + name + " must be a number in " + (lo_open ? "(" : "[") + num(lo) + ", " +
+                      num(hi) + "], found " + num(v));
+  return v;
+}
+
+int64_t checked_int(const po::variables_map& vm, const char* name, int64_t lo, int64_t hi) {
+  const auto& a = vm[name].value();
+  int64_t v = 0;
+  if (auto p = boost::any_cast<int>(&a)) v = *p;
+  else v = boost::any_cast<int64_t>(a);
+  if (v < lo || v > hi)
+    throw ConfigError(std::string("--") + name + " must be an integer in [" + std::to_string(lo) + ", " +
+                      std::to_string(hi) + "], found " + std::to_string(v));
+  return v;
+}
+
+double checked_timeout(const po::variables_map& vm) {
+  return checked_real(vm, "timeout", 0, 30 * 24 * 3600.0, /*lo_open=*/true);
+}
+
 int setup_cpu(int local_size, int threads_flag) {
+  if (threads_flag < 0 || threads_flag > kMaxThreads)
+    throw ConfigError("--threads must be an integer in [0, " + std::to_string(kMaxThreads) + "] (0: cores / ranks), found " +
+                      std::to_string(threads_flag));
   // Keep freed buffers in the process: glibc otherwise unmaps every large block
   // on free and the next step pays page faults for it again (PLATFORM.md).
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
@@ -86,6 +126,9 @@ int setup_cpu(int local_size, int threads_flag) {
   if (threads <= 0) {
     if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0) {
       threads = std::atoi(env);
+      if (threads > kMaxThreads)
+        throw ConfigError("OMP_NUM_THREADS=" + std::string(env) + " is more than " + std::to_string(kMaxThreads) +
+                          " threads per rank; unset it or give --threads");
     } else {
       cpu_set_t set;
       int avail = int(std::thread::hardware_concurrency());

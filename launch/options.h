@@ -20,6 +20,15 @@ bool parse_options(const std::string& command, const std::vector<std::string>& a
 // The resolved configuration as "key = value" lines, sorted (stored in checkpoints).
 std::string resolved_config(const po::variables_map& vm);
 
+// Checked numbers, validated once where a configuration is built: ConfigError (78) naming the
+// flag, the accepted range and what was found, for NaN, infinities and values out of range.
+double checked_real(const po::variables_map& vm, const char* name, double lo, double hi, bool lo_open = false);
+int64_t checked_int(const po::variables_map& vm, const char* name, int64_t lo, int64_t hi);
+// Seconds a collective may stall (--timeout): finite, > 0 and at most 30 days, so that it
+// converts to the clock's nanoseconds without overflow.
+double checked_timeout(const po::variables_map& vm);
+constexpr int kMaxThreads = 1024;
+
 // Throws UsageError "<command>: --<name> is required" unless the option is set.
 void require(const po::variables_map& vm, const std::string& command, const std::string& name);
 

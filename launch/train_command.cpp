@@ -1,10 +1,12 @@
 // rampart train: PGD adversarial training on one rank or across MPI ranks.
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include "cluster/communicator_factory.h"
 #include "cluster/compute_backend.h"
+#include "cluster/train_schedule.h"
 #include "cluster/trainer.h"
 #include "cluster/world.h"
 #include "launch/commands.h"
@@ -12,6 +14,7 @@
 #include "launch/options.h"
 #include "launch/report.h"
 #include "launch/schedule_options.h"
+#include "runtime/attacks/attack.h"
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -70,46 +73,52 @@ po::options_description train_options() {
 }
 
 TrainConfig train_config(const po::variables_map& vm) {
+  // Every number is checked here, once, for range and finiteness (NaN fails every comparison):
+  // what passes cannot overflow, crash or be mistaken for something else later.
+  constexpr int64_t kMaxImages = int64_t(1) << 40;
   TrainConfig c;
   c.data = vm["data"].as<std::string>();
   if (vm.count("test-data")) c.test_data = vm["test-data"].as<std::string>();
   if (vm.count("out")) c.out = vm["out"].as<std::string>();
   c.model = vm["model"].as<std::string>();
   c.seed = vm["seed"].as<uint64_t>();
-  c.epochs = vm["epochs"].as<int>();
-  c.batch = vm["batch"].as<int64_t>();
-  c.limit = vm["limit"].as<int64_t>();
-  c.lr = vm["lr"].as<double>();
+  c.epochs = int(checked_int(vm, "epochs", 1, 1000000));
+  c.batch = checked_int(vm, "batch", 1, 1 << 24);
+  c.limit = checked_int(vm, "limit", 0, kMaxImages);
+  c.lr = checked_real(vm, "lr", 0, 1e6, /*lo_open=*/true);
   c.lr_schedule = vm["lr-schedule"].as<std::string>();
   c.warmup = vm["warmup"].as<double>();
+  if (!(c.warmup >= 0 && c.warmup < 1)) throw ConfigError("--warmup must be a number in [0, 1), found " + std::to_string(c.warmup));
   c.momentum = vm["momentum"].as<double>();
-  c.weight_decay = vm["weight-decay"].as<double>();
+  if (!(c.momentum >= 0 && c.momentum < 1))
+    throw ConfigError("--momentum must be a number in [0, 1), found " + std::to_string(c.momentum));
+  c.weight_decay = checked_real(vm, "weight-decay", 0, 1);
   c.attack = vm["attack"].as<std::string>();
-  c.eps = vm["eps"].as<float>();
+  c.eps = vm["eps"].as<float>();     // the attack's own checks (runtime/attacks) name these
   c.alpha = vm["alpha"].as<float>();
   c.steps = vm["steps"].as<int>();
-  c.early_stop_tau = vm["early-stop-tau"].as<int>();
+  c.early_stop_tau = int(checked_int(vm, "early-stop-tau", -1, 1000000));
   if (vm.count("attack-init")) c.attack_init = vm["attack-init"].as<std::string>();
   c.eval_steps = vm["eval-steps"].as<int>();
   c.eval_alpha = vm["eval-alpha"].as<float>();
   c.eval_restarts = vm["eval-restarts"].as<int>();
-  c.eval_limit = vm["eval-limit"].as<int64_t>();
+  c.eval_limit = checked_int(vm, "eval-limit", 0, kMaxImages);
   c.eval_fgsm = vm["eval-fgsm"].as<bool>();
   c.resume = vm["resume"].as<bool>();
-  c.checkpoint_every = vm["checkpoint-every"].as<int64_t>();
-  c.timeout_s = vm["timeout"].as<double>();
-  c.bucket_mb = vm["bucket-mb"].as<double>();
-  c.log_every = vm["log-every"].as<int>();
+  c.checkpoint_every = checked_int(vm, "checkpoint-every", 0, INT64_MAX / 2);
+  c.timeout_s = checked_timeout(vm);
+  // 1 KiB to 1 GiB: smaller buckets would mean an all-reduce per few hundred weights.
+  c.bucket_mb = checked_real(vm, "bucket-mb", 1.0 / 1024, 1024);
+  c.log_every = int(checked_int(vm, "log-every", 1, INT32_MAX));
+  checked_int(vm, "threads", 0, kMaxThreads);
   c.device = vm["device"].as<std::string>();
   c.config_text = resolved_config(vm);
   set_schedule_options(vm, c);
-  if (c.batch < 1) throw ConfigError("batch must be >= 1, found " + std::to_string(c.batch));
-  if (c.limit < 0) throw ConfigError("limit must be >= 0, found " + std::to_string(c.limit));
-  if (!(c.timeout_s > 0)) throw ConfigError("timeout must be > 0 seconds, found " + std::to_string(c.timeout_s));
-  if (!(c.bucket_mb > 0)) throw ConfigError("bucket-mb must be > 0, found " + std::to_string(c.bucket_mb));
-  if (c.warmup < 0 || c.warmup >= 1) throw ConfigError("warmup must be in [0, 1), found " + std::to_string(c.warmup));
-  if (c.momentum < 0 || c.momentum >= 1) throw ConfigError("momentum must be in [0, 1), found " + std::to_string(c.momentum));
-  if (c.weight_decay < 0) throw ConfigError("weight-decay must be >= 0, found " + std::to_string(c.weight_decay));
+  // The attacks, as the run will build them: bad steps, eps or step sizes fail here, before MPI.
+  if (c.attack != "none") training_attack(c);
+  if (!c.test_data.empty())
+    validate(pgd_config(c.eps, c.eval_alpha, c.eval_steps, c.eval_restarts),
+             "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
   return c;
 }
 

@@ -1,6 +1,7 @@
 // Model <-> checkpoint (see model_state.h).
 #include "runtime/model_state.h"
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -26,6 +27,12 @@ void load_into(const std::map<std::string, const NamedArray*>& arrays, const std
   if (numel(a.shape) != numel(shape) || int64_t(a.data.size()) != numel(shape))
     throw DataError("checkpoint: /" + group + "/" + name + " has shape " + shape_str(a.shape) + ", expected " +
                     shape_str(shape));
+  // rampart writes checkpoints from finite values only: a NaN or an infinity here is damage.
+  for (size_t i = 0; i < a.data.size(); ++i)
+    if (!std::isfinite(a.data[i]))
+      throw DataError("checkpoint: /" + group + "/" + name + " holds " + std::to_string(a.data[i]) + " at index " +
+                      std::to_string(i) + "; the file is damaged (rampart never writes non-finite values): "
+                      "use an earlier checkpoint or train again");
   std::memcpy(dst, a.data.data(), a.data.size() * sizeof(float));
 }
 

@@ -20,7 +20,9 @@ static std::string num(double v) {
 void validate(const AttackConfig& c, const std::string& where) {
   auto bad = [&](const std::string& what) { throw ConfigError(where + ": " + what); };
   if (!(c.eps >= 0) || !std::isfinite(c.eps)) bad("eps must be a number >= 0, found " + num(c.eps));
-  if (c.steps < 1) bad("steps must be >= 1, found " + std::to_string(c.steps) + " (use --attack none for clean training)");
+  if (c.steps < 1)
+    bad("steps must be >= 1, found " + std::to_string(c.steps) +
+        (where.find("training") != std::string::npos ? " (use --attack none for clean training)" : ""));
   if (!(c.alpha > 0) || !std::isfinite(c.alpha)) bad("step size must be > 0, found " + num(c.alpha));
   if (c.restarts < 1) bad("restarts must be >= 1, found " + std::to_string(c.restarts));
   if (c.norm == Norm::kLinf && c.eps > 1) bad("eps must be <= 1 for pixels in [0,1], found " + num(c.eps));

@@ -60,7 +60,7 @@ expect 78 "steps must be >= 1, found 0" -- "$bin" eval --checkpoint "$tmp/none.h
 expect 78 "unknown model \"resnet-9000\"" -- "$bin" train --data "$tmp/test.h5" --model resnet-9000
 printf 'epochs = 2\nlearning-rate = 0.1\n' >"$tmp/bad.ini"
 expect 78 "learning-rate" -- "$bin" train --config "$tmp/bad.ini" --data "$tmp/test.h5"
-expect 78 "batch must be >= 1, found 0" -- "$bin" train --data "$tmp/test.h5" --batch 0
+expect 78 "--batch must be an integer in [1, 16777216], found 0" -- "$bin" train --data "$tmp/test.h5" --batch 0
 # --device: an unknown one, and cuda where it cannot run. CUDA_VISIBLE_DEVICES= hides
 # every GPU, so a CUDA build says "no GPU" and a CPU-only build "no CUDA backend" on
 # any machine; both messages end with the same way out.
@@ -69,6 +69,67 @@ expect 78 "--device cuda: expected a" -- env CUDA_VISIBLE_DEVICES= "$bin" train 
 expect 78 "or use --device cpu" -- env CUDA_VISIBLE_DEVICES= "$bin" train --data "$tmp/test.h5" --device cuda
 expect 78 "or use --device cpu" -- env CUDA_VISIBLE_DEVICES= "$bin" eval --checkpoint "$tmp/none.h5" \
   --data "$tmp/test.h5" --device cuda
+
+# Numbers are checked where the configuration is built: range, NaN, infinities, overflow.
+expect 78 "--timeout must be a number in (0, 2.592e+06], found 1e+10" -- "$bin" train --data "$tmp/test.h5" --timeout 1e10
+expect 78 "--timeout must be a number in (0, 2.592e+06], found inf" -- "$bin" train --data "$tmp/test.h5" --timeout inf
+expect 78 "--timeout must be a number in (0, 2.592e+06], found 1e+10" -- "$bin" eval --checkpoint "$tmp/none.h5" \
+  --data "$tmp/test.h5" --timeout 1e10
+expect 78 "--threads must be an integer in [0, 1024], found 100000" -- "$bin" train --data "$tmp/test.h5" --threads 100000
+expect 78 "--threads must be an integer in [0, 1024]" -- "$bin" eval --checkpoint "$tmp/none.h5" --data "$tmp/test.h5" \
+  --threads 100000
+expect 78 "--bucket-mb must be a number in [0.000976562, 1024], found 1e-09" -- "$bin" train --data "$tmp/test.h5" --bucket-mb 1e-9
+expect 78 "--bucket-mb must be a number in [0.000976562, 1024], found inf" -- "$bin" train --data "$tmp/test.h5" --bucket-mb inf
+expect 78 "--momentum must be a number in [0, 1), found nan" -- "$bin" train --data "$tmp/test.h5" --momentum nan
+expect 78 "--lr must be a number in (0, 1e+06], found nan" -- "$bin" train --data "$tmp/test.h5" --lr nan
+expect 78 "--epochs must be an integer in [1, 1000000], found 0" -- "$bin" train --data "$tmp/test.h5" --epochs 0
+expect 78 "--log-every must be an integer in [1," -- "$bin" train --data "$tmp/test.h5" --log-every 0
+expect 78 "--eval-limit must be an integer in [0," -- "$bin" train --data "$tmp/test.h5" --eval-limit -5
+expect 78 "--batch must be an integer in [1, 1048576], found 0" -- "$bin" eval --checkpoint "$tmp/none.h5" \
+  --data "$tmp/test.h5" --batch 0
+expect 78 "OMP_NUM_THREADS=100000 is more than 1024" -- env OMP_NUM_THREADS=100000 "$bin" train --data "$tmp/test.h5"
+# A directory where the config file should be is refused, not read as an empty file.
+expect 66 "is not a regular file" -- "$bin" train --config "$tmp" --data "$tmp/test.h5"
+
+# The final evaluation's settings and test set are checked before training, not after it:
+# these runs would train for minutes (--epochs 50) if the check came late; the CTest timeout
+# of this test is far shorter.
+expect 78 "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts): steps must be >= 1, found 0" -- \
+  "$bin" train --data "$tmp/test.h5" --test-data "$tmp/test.h5" --epochs 50 --eval-steps 0
+# Small IDX files in the published format: 3 images of 14x14, and labels up to 12.
+python3 - "$tmp" <<'PY'
+import gzip, struct, sys
+d = sys.argv[1]
+with gzip.open(f"{d}/small-images.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 3, 14, 14) + bytes(3 * 14 * 14))
+with gzip.open(f"{d}/small-labels.gz", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 3) + bytes([0, 1, 2]))
+with gzip.open(f"{d}/wide-images.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 3, 28, 28) + bytes(3 * 28 * 28))
+with gzip.open(f"{d}/wide-labels.gz", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 3) + bytes([0, 5, 12]))
+PY
+"$bin" data import --images "$tmp/small-images.gz" --labels "$tmp/small-labels.gz" --out "$tmp/small.h5" >/dev/null
+"$bin" data import --images "$tmp/wide-images.gz" --labels "$tmp/wide-labels.gz" --out "$tmp/wide.h5" >/dev/null
+expect 65 "small.h5: images are [1, 14, 14] but the training images are [1, 28, 28]" -- \
+  "$bin" train --data "$tmp/test.h5" --test-data "$tmp/small.h5" --epochs 50
+expect 65 "wide.h5: has label 12 but the model has 10 outputs" -- \
+  "$bin" train --data "$tmp/test.h5" --test-data "$tmp/wide.h5" --epochs 50
+
+# A checkpoint with a NaN in its weights is refused, naming the array, not used as is.
+"$bin" train --data "$tmp/test.h5" --limit 256 --epochs 1 --steps 1 --out "$tmp/run" >/dev/null 2>&1 ||
+  { echo "FAIL: the small training run for the checkpoint cases"; failures=$((failures + 1)); }
+cp "$tmp/run/checkpoint.h5" "$tmp/nan.h5"
+/usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); f['model/0.weight'][0, 0, 0, 0] = float('nan')" \
+  "$tmp/nan.h5"
+expect 65 "checkpoint: /model/0.weight holds nan at index 0" -- "$bin" eval --checkpoint "$tmp/nan.h5" --data "$tmp/test.h5"
+expect 65 "wide.h5: has label 12 but the model has 10 outputs" -- \
+  "$bin" eval --checkpoint "$tmp/run/checkpoint.h5" --data "$tmp/wide.h5"
+# --resume with settings that fix which images each step trains on: refused, both values named.
+expect 78 "was written with other batch 128 -> 64" -- "$bin" train --data "$tmp/test.h5" --limit 256 --epochs 2 \
+  --steps 1 --out "$tmp/run" --resume --batch 64
+expect 78 "was written with other limit 256 -> 512" -- "$bin" train --data "$tmp/test.h5" --limit 512 --epochs 2 \
+  --steps 1 --out "$tmp/run" --resume
 
 if [ "$failures" -ne 0 ]; then echo "$failures case(s) failed"; exit 1; fi
 echo "all cases passed"
