@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
+#include "cluster/trainer.h"
 #include "runtime/data/sampler.h"
+#include "runtime/errors.h"
 
 namespace rampart {
 
@@ -16,7 +18,17 @@ EvalCounts evaluate_shard_with(const AddEvalBatch& add, const EvalCounts& counts
   std::vector<int32_t> labels;
   Tensor x;
   const int64_t eb = std::max<int64_t>(1, std::min<int64_t>(batch, 256));
-  for (int64_t b = begin; b < end; b += eb) {
+  // A stop signal is honoured between batches, by every rank at the same batch: each rank walks
+  // as many batches as the longest shard has (its own, then empty ones) and the ranks agree on
+  // the stop at each, so nobody is left waiting in a collective.
+  double iterations = double((end - begin + eb - 1) / eb);
+  if (world > 1) comm.allreduce_max(&iterations, 1);
+  for (int64_t i = 0, b = begin; i < int64_t(iterations); ++i, b += eb) {
+    double stop = stop_requested().load() ? 1.0 : 0.0;
+    if (world > 1) comm.allreduce_max(&stop, 1);
+    if (stop > 0) throw Interrupted("stopped by a signal during the evaluation (after batch " + std::to_string(i) +
+                                    " of " + std::to_string(int64_t(iterations)) + ")");
+    if (b >= end) continue;
     const int64_t m = std::min(eb, end - b);
     images.resize(m * img);
     lab.resize(m);

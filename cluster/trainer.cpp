@@ -412,6 +412,9 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
       obs.on_step(s);
     }
     if (stop >= 1.0) {
+      if (ck_path.empty())
+        throw Interrupted("stopped by a signal at step " + std::to_string(step) +
+                          "; nothing was saved (no --out): give --out to be able to resume");
       write_checkpoint_now(step);
       throw Interrupted("stopped by a signal at step " + std::to_string(step) + " after writing " + ck_path +
                         "; run again with --resume to continue");
@@ -516,7 +519,16 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   summary["steps"] = step;
   summary["ranks"] = world;
   summary["device"] = backend->describe();
-  if (!cfg.test_data.empty()) summary.update(evaluate_test_set(cfg, *backend, example, model.num_classes()));
+  if (!cfg.test_data.empty()) {
+    try {
+      summary.update(evaluate_test_set(cfg, *backend, example, model.num_classes()));
+    } catch (const Interrupted& e) {
+      throw Interrupted(std::string(e.what()) + (ck_path.empty()
+                                                     ? "; nothing was saved (no --out)"
+                                                     : "; the final checkpoint " + ck_path +
+                                                           " is written: run again with --resume to evaluate it"));
+    }
+  }
   // Every rank's applied decisions, so that agreement can be checked from the outside.
   const std::vector<std::string> traces = comm.allgather(trace.dump());
   if (carry) summary["carried"] = carried.report(comm);

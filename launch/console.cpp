@@ -19,7 +19,7 @@ LogLevel parse_log_level(const std::string& s) {
 }
 
 Console::Console(bool lead, LogLevel level, const std::string& metrics_path, bool append)
-    : lead_(lead), level_(level), tty_(isatty(STDERR_FILENO)) {
+    : lead_(lead), level_(level), tty_(isatty(STDERR_FILENO)), metrics_path_(metrics_path) {
   if (lead_ && !metrics_path.empty()) {
     metrics_.open(metrics_path, append ? std::ios::app : std::ios::trunc);
     if (!metrics_) throw IoError("cannot write " + metrics_path + ": check that the --out folder is writable");
@@ -32,6 +32,10 @@ void Console::metric(nlohmann::json j) {
   j["time"] = duration<double>(system_clock::now().time_since_epoch()).count();
   metrics_ << j.dump() << '\n';
   metrics_.flush();
+  // A metrics file that silently stops growing is a lost record: a failed write ends the run (74).
+  if (!metrics_)
+    throw IoError("writing " + metrics_path_ + " failed (disk full or the file system gone?); free space or use "
+                  "another --out, then run again with --resume");
 }
 
 void Console::end_bar() {

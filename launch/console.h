@@ -30,6 +30,7 @@ class Console : public TrainObserver {
   bool tty_;
   bool bar_open_ = false;
   std::ofstream metrics_;
+  std::string metrics_path_;
 };
 
 }  // namespace rampart

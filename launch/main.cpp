@@ -42,7 +42,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rampart %s: error: %s\n", cmd.c_str(), e.what());
     return e.code();
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "rampart %s: error: out of memory (lower --batch)\n", cmd.c_str());
+    const char* hint = cmd == "data" ? "the input is larger than this machine's memory, or its header claims more data "
+                                       "than it holds"
+                     : cmd == "plan" ? "lower --batch or --limit"
+                                     : "lower --batch, or run more ranks on more nodes";
+    std::fprintf(stderr, "rampart %s: error: out of memory (%s)\n", cmd.c_str(), hint);
     return rampart::kExitFailure;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rampart %s: error: %s\n", cmd.c_str(), e.what());

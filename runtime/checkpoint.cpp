@@ -25,9 +25,9 @@ void write_arrays(h5::Group g, const std::vector<std::pair<std::string, NamedArr
     if (is_counter(name)) {  // PyTorch keeps this counter as int64
       std::vector<int64_t> v(a.data.size());
       for (size_t i = 0; i < v.size(); ++i) v[i] = std::llround(a.data[i]);
-      g.write<int64_t>(name, a.shape, v);
+      g.write<int64_t>(name, a.shape, v, h5::Integrity::kChecksum);
     } else {
-      g.write<float>(name, a.shape, a.data);
+      g.write<float>(name, a.shape, a.data, h5::Integrity::kChecksum);
     }
   }
 }
@@ -83,8 +83,8 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
     if (!ck.carried_scale.empty()) {
       const int64_t n = int64_t(ck.carried_scale.size());
       h5::Group a = root.create_group("attack");
-      a.write<int8_t>("carried_codes", {n, ck.carried_dim}, ck.carried_codes);
-      a.write<float>("carried_scale", {n}, ck.carried_scale);
+      a.write<int8_t>("carried_codes", {n, ck.carried_dim}, ck.carried_codes, h5::Integrity::kChecksum);
+      a.write<float>("carried_scale", {n}, ck.carried_scale, h5::Integrity::kChecksum);
     }
   });
 }

@@ -74,7 +74,7 @@ class IdxFile {
       if (r < 0) {
         int err = 0;
         const char* msg = gzerror(gz_, &err);
-        if (err == Z_BUF_ERROR) break;  // input ended inside the gzip stream: truncated
+        if (err == Z_BUF_ERROR) { truncated_ = true; break; }  // input ended inside the gzip stream
         throw DataError(name() + ": corrupt compressed data (" + (msg ? msg : "zlib error") + ")");
       }
       if (r == 0) {
@@ -82,6 +82,7 @@ class IdxFile {
         const char* msg = gzerror(gz_, &err);
         if (err != Z_OK && err != Z_BUF_ERROR)
           throw DataError(name() + ": corrupt compressed data (" + (msg ? msg : "zlib error") + ")");
+        if (err == Z_BUF_ERROR) truncated_ = true;  // the stream ended without its trailer
         break;
       }
       got += r;
@@ -108,8 +109,19 @@ class IdxFile {
   }
 
   void read_body(std::vector<uint8_t>& out, int64_t bytes, const std::string& what_for) {
-    out.resize(size_t(bytes));
-    int64_t got = read(out.data(), bytes);
+    // In chunks, growing as data arrives: a header that claims more than the file holds must not
+    // make us allocate the claimed size before a byte is read.
+    constexpr int64_t kChunk = int64_t(64) << 20;
+    out.clear();
+    int64_t got = 0;
+    while (got < bytes) {
+      const int64_t want = std::min(kChunk, bytes - got);
+      out.resize(size_t(got + want));
+      const int64_t r = read(out.data() + got, want);
+      got += r;
+      if (r < want) break;
+    }
+    out.resize(size_t(got));
     if (got < bytes)
       throw DataError(name() + ": expected " + std::to_string(bytes) + " bytes of " + what_for + ", found " +
                       std::to_string(got) + " (truncated file?)");
@@ -117,12 +129,18 @@ class IdxFile {
     if (read(&extra, 1) != 0)
       throw DataError(name() + ": expected " + std::to_string(bytes) + " bytes of " + what_for +
                       ", found more (trailing data: does the header's count match the file?)");
+    // zlib checks the gzip trailer (CRC-32 and length) when it reaches it; a stream cut before
+    // it gives every byte back and only says so here.
+    if (truncated_)
+      throw DataError(name() + ": the gzip stream ends before its CRC-32 and length trailer, so the data cannot be "
+                      "verified (truncated download?); fetch the file again");
   }
 
  private:
   std::string path_;
   gzFile gz_ = nullptr;
   bool gzip_ = false;
+  bool truncated_ = false;  // the gzip stream ended early (zlib's Z_BUF_ERROR)
 };
 
 }  // namespace

@@ -296,7 +296,23 @@ void Dataset::read_raw(DType t, void* out, bool strict) const {
     throw DataError(where() + ": expected numbers, found " + dtype_desc_);
   if (numel(shape_) == 0) return;
   if (H5Dread(id(), mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-    throw DataError(where() + ": reading failed (truncated or corrupt file?)" + hdf5_detail());
+    throw DataError(where() + (checksummed() ? ": its checksum does not match its data, or reading failed: the file is "
+                                               "damaged; use an earlier copy"
+                                             : ": reading failed (truncated or corrupt file?)") +
+                    hdf5_detail());
+}
+
+bool Dataset::checksummed() const {
+  Handle dcpl(H5Dget_create_plist(id()), H5Pclose);
+  const int n = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0;
+    size_t nelem = 0;
+    unsigned config = 0;
+    if (H5Pget_filter2(dcpl.get(), unsigned(i), &flags, &nelem, nullptr, 0, nullptr, &config) == H5Z_FILTER_FLETCHER32)
+      return true;
+  }
+  return false;
 }
 
 void Dataset::read_range_raw(DType t, int64_t begin, int64_t end, void* out) const {
@@ -421,14 +437,24 @@ void Group::check_count(const std::string& name, const Shape& shape, int64_t cou
                   std::to_string(numel(shape)) + " values, found " + std::to_string(count));
 }
 
-Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type, const void* data) {
+Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type, const void* data,
+                         Integrity integrity) {
   quiet_errors();
   std::string p = child_path(name);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
                H5Sclose);
-  // Contiguous layout (the default): no chunk index to walk on row reads.
-  hid_t d = H5Dcreate2(id(), name.c_str(), file_type(type), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  // Contiguous layout (the default): no chunk index to walk on row reads. A checksum needs
+  // chunks: whole rows, at most 64 MiB a chunk (HDF5's limit is 4 GiB), one chunk for most arrays.
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (integrity == Integrity::kChecksum && !dims.empty() && numel(shape) > 0) {
+    std::vector<hsize_t> chunk = dims;
+    const int64_t row_bytes = numel(shape) / shape[0] * int64_t(elem_size(type));
+    chunk[0] = hsize_t(std::clamp<int64_t>((int64_t(64) << 20) / std::max<int64_t>(1, row_bytes), 1, shape[0]));
+    if (H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data()) < 0 || H5Pset_fletcher32(dcpl.get()) < 0)
+      throw IoError(file_ + ": cannot set up the checksum of " + p + hdf5_detail());
+  }
+  hid_t d = H5Dcreate2(id(), name.c_str(), file_type(type), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT);
   if (d < 0) throw IoError(file_ + ": cannot create dataset " + p + hdf5_detail());
   Handle h(d, H5Dclose);
   if (numel(shape) > 0 && H5Dwrite(d, mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)

@@ -15,6 +15,8 @@
 namespace rampart::h5 {
 
 enum class DType { kFloat32, kFloat64, kUInt8, kInt8, kInt64, kOther };
+// How an array is stored: plainly, or with a checksum verified on every read.
+enum class Integrity { kNone, kChecksum };
 const char* dtype_name(DType t);
 
 template <class T> constexpr DType dtype_of();
@@ -95,6 +97,8 @@ class Dataset : public Object {
   template <class T> std::vector<T> read() const { require(dtype_of<T>()); return read_as<T>(); }
   template <class T> std::vector<T> read_as() const;
   template <class T> void read_into(T* out) const { read_raw(dtype_of<T>(), out, true); }
+  // True when the array carries a Fletcher-32 checksum (written with Integrity::kChecksum).
+  bool checksummed() const;
 
   // Rows [begin, end) of the first dimension, one hyperslab read; out holds (end - begin) rows.
   template <class T> void read_rows(int64_t begin, int64_t end, T* out) const {
@@ -132,20 +136,25 @@ class Group : public Object {
   Group create_group(const std::string& name);       // tracks creation order
   Dataset dataset(const std::string& name) const;    // DataError "<file>: missing dataset /labels"
 
-  // Contiguous, uncompressed layout, so row reads are a single seek each.
-  template <class T> Dataset write(const std::string& name, const Shape& shape, const T* data) {
-    return write_raw(name, shape, dtype_of<T>(), data);
+  // Contiguous, uncompressed layout, so row reads are a single seek each; or, with kChecksum,
+  // chunked with HDF5's Fletcher-32 filter, which every read verifies (a flipped bit is a
+  // DataError naming the array), for arrays that are read whole (checkpoints).
+  template <class T>
+  Dataset write(const std::string& name, const Shape& shape, const T* data, Integrity integrity = Integrity::kNone) {
+    return write_raw(name, shape, dtype_of<T>(), data, integrity);
   }
-  template <class T> Dataset write(const std::string& name, const Shape& shape, const std::vector<T>& v) {
+  template <class T>
+  Dataset write(const std::string& name, const Shape& shape, const std::vector<T>& v,
+                Integrity integrity = Integrity::kNone) {
     check_count(name, shape, int64_t(v.size()));
-    return write_raw(name, shape, dtype_of<T>(), v.data());
+    return write_raw(name, shape, dtype_of<T>(), v.data(), integrity);
   }
 
  private:
   friend class File;
   Group() = default;
   Group(Handle h, std::string file, std::string path) : Object(std::move(h), std::move(file), std::move(path)) {}
-  Dataset write_raw(const std::string& name, const Shape& shape, DType type, const void* data);
+  Dataset write_raw(const std::string& name, const Shape& shape, DType type, const void* data, Integrity integrity);
   void check_count(const std::string& name, const Shape& shape, int64_t count) const;
 };
 

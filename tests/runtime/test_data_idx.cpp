@@ -2,6 +2,7 @@
 // Fashion-MNIST test set where installed, and bad inputs with exact exit codes.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "runtime/data/dataset.h"
@@ -154,6 +155,37 @@ TEST(IdxErrors, TruncatedGzip) {
     EXPECT_GT(found, 0);
     EXPECT_LT(found, 78400);
   }
+}
+
+TEST(IdxErrors, GzipWithoutItsTrailer) {
+  TempDir dir;
+  // Every pixel arrives, but the 8-byte trailer (CRC-32 and length) is cut: the data cannot be
+  // verified, so it is refused rather than imported unchecked.
+  write_bytes(dir / "img.gz", idx_bytes(kImagesMagic, {10, 4, 4}, pattern(160, 7)), true);
+  const auto size = std::filesystem::file_size(dir / "img.gz");
+  std::filesystem::resize_file(dir / "img.gz", size - 8);
+  expect_error([&] { read_idx_images(dir / "img.gz"); }, kExitDataErr,
+               {"img.gz (gzip)", "ends before its CRC-32 and length trailer"});
+  // A damaged trailer (CRC-32 that does not match) is zlib's own error.
+  write_bytes(dir / "bad.gz", idx_bytes(kImagesMagic, {10, 4, 4}, pattern(160, 7)), true);
+  {
+    std::FILE* f = std::fopen((dir / "bad.gz").c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, -8, SEEK_END);
+    std::fputc(0x5a, f);
+    std::fputc(0xa5, f);
+    std::fclose(f);
+  }
+  expect_error([&] { read_idx_images(dir / "bad.gz"); }, kExitDataErr, {"bad.gz (gzip)", "corrupt compressed data"});
+}
+
+TEST(IdxErrors, HugeClaimedCountFailsOnTheDataNotOnAllocation) {
+  TempDir dir;
+  // 20 million images of 28x28 claimed (15.7 GB), 100 bytes present: the reader must say so
+  // after reading what is there, not allocate the claimed size first.
+  write_bytes(dir / "img", idx_bytes(kImagesMagic, {20000000, 28, 28}, pattern(100, 8)), false);
+  expect_error([&] { read_idx_images(dir / "img"); }, kExitDataErr,
+               {"expected 15680000000 bytes of pixels for 20000000 images of 28x28, found 100"});
 }
 
 TEST(IdxErrors, WrongMagic) {

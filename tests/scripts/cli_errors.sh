@@ -123,6 +123,22 @@ cp "$tmp/run/checkpoint.h5" "$tmp/nan.h5"
 /usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); f['model/0.weight'][0, 0, 0, 0] = float('nan')" \
   "$tmp/nan.h5"
 expect 65 "checkpoint: /model/0.weight holds nan at index 0" -- "$bin" eval --checkpoint "$tmp/nan.h5" --data "$tmp/test.h5"
+# A flipped exponent bit stays finite; the array's Fletcher-32 checksum catches it.
+cp "$tmp/run/checkpoint.h5" "$tmp/flip.h5"
+/usr/bin/python3 - "$tmp/flip.h5" <<'PY'
+import h5py, sys
+with h5py.File(sys.argv[1], "r") as f:
+    d = f["model/0.weight"]
+    assert d.fletcher32, "checkpoint arrays must carry a Fletcher-32 checksum"
+    off = d.id.get_chunk_info(0).byte_offset
+with open(sys.argv[1], "r+b") as raw:
+    raw.seek(off + 3)            # the high byte of the first float32: sign and exponent
+    b = raw.read(1)[0]
+    raw.seek(off + 3)
+    raw.write(bytes([b ^ 0x20]))
+PY
+expect 65 "/model/0.weight: its checksum does not match its data" -- "$bin" eval --checkpoint "$tmp/flip.h5" \
+  --data "$tmp/test.h5" --limit 100
 expect 65 "wide.h5: has label 12 but the model has 10 outputs" -- \
   "$bin" eval --checkpoint "$tmp/run/checkpoint.h5" --data "$tmp/wide.h5"
 # --resume with settings that fix which images each step trains on: refused, both values named.
