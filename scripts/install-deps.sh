@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what rampart needs on Debian 12 (../shared/PLATFORM.md), skipping what is there.
-# Usage: scripts/install-deps.sh [--with-slurm] [--with-torch]
+# Usage: scripts/install-deps.sh [--with-slurm] [--with-torch] [--with-fuzz]
 set -euo pipefail
 
 # Every package the build, the tests and the main job use, by name: apt runs with
@@ -16,7 +16,8 @@ for arg in "$@"; do
   case "$arg" in
     --with-slurm) pkgs+=(slurm-wlm munge) ;;
     --with-torch) pkgs+=(python3-torch python3-matplotlib) ;;
-    *) echo "install-deps.sh: unknown option '$arg' (expected --with-slurm or --with-torch)" >&2; exit 64 ;;
+    --with-fuzz) pkgs+=(clang libclang-rt-14-dev libomp-dev) ;;   # libFuzzer and the sanitizers' runtimes
+    *) echo "install-deps.sh: unknown option '$arg' (expected --with-slurm, --with-torch or --with-fuzz)" >&2; exit 64 ;;
   esac
 done
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, AddressSanitizer + UndefinedBehaviorSanitizer) into
+# build-fuzz/ and runs each on its seed corpus (tests/fuzz/corpus/<target>, copied: the repo's
+# corpus is not changed). Exit 1 on any crash, sanitizer report or unexpected exception; the
+# reproducer is kept under build-fuzz/findings/.
+#   scripts/fuzz.sh                      # every target, 20 s each
+#   SECONDS_EACH=600 scripts/fuzz.sh idx # one target, longer
+#   RUNS=1000000 scripts/fuzz.sh         # a fixed number of executions per target
+#   RUNS=20000 SEED=1 scripts/fuzz.sh    # what CI runs: the same executions every time
+set -euo pipefail
+cd "$(dirname "$0")/.."
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(idx dataset checkpoint model_spec config)
+SECONDS_EACH=${SECONDS_EACH:-20}
+RUNS=${RUNS:-}
+SEED=${SEED:-0}   # 0: a new random seed each run; CI fixes one, so that its runs repeat
+scripts/install-deps.sh --with-fuzz
+cmake --preset fuzz >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_all
+mkdir -p build-fuzz/findings
+work=$(mktemp -d /tmp/rampart-fuzz-run.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export OMP_NUM_THREADS=1
+status=0
+for t in "${targets[@]}"; do
+  corpus=$work/$t
+  mkdir -p "$corpus"
+  cp -r "tests/fuzz/corpus/$t/." "$corpus/"
+  limit=(-max_total_time="$SECONDS_EACH")
+  [ -z "$RUNS" ] || limit=(-runs="$RUNS")
+  # -rss_limit_mb: a reader must not need gigabytes for a small file; -max_len: files up to 64 KiB.
+  set +e
+  "build-fuzz/fuzz/fuzz_$t" "$corpus" "${limit[@]}" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+    -seed="$SEED" -artifact_prefix="build-fuzz/findings/$t-" -print_final_stats=1 >"$work/$t.log" 2>&1
+  rc=$?
+  set -e
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -n1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log" | tail -n1)
+  cov=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n1)
+  if [ "$rc" -ne 0 ]; then
+    echo "fuzz $t: FAILED (exit $rc) after ${execs:-?} executions; reproducer in build-fuzz/findings/:"
+    grep -E "ERROR|SUMMARY|fuzz:|runtime error|==[0-9]+==" "$work/$t.log" | head -n 20
+    status=1
+  else
+    echo "fuzz $t: ok, ${execs:-?} executions (${rate:-?}/s), ${cov:-cov ?}, corpus $(ls "$corpus" | wc -l) inputs"
+  fi
+done
+exit $status
