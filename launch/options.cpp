@@ -1,6 +1,7 @@
 // Option parsing (see options.h).
 #include "launch/options.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <malloc.h>
@@ -21,8 +22,26 @@
 
 namespace rampart {
 
+namespace {
+// Boost.Program_options 1.74 writes its messages by replacing placeholders such as %value% with
+// the offending text; a value that holds a placeholder itself makes that replacement loop
+// forever (found by fuzzing the config parser). No flag needs one: refuse them up front.
+std::string placeholder_in(const std::string& text) {
+  for (size_t a = text.find('%'); a != std::string::npos; a = text.find('%', a + 1)) {
+    size_t b = a + 1;
+    while (b < text.size() && (std::islower((unsigned char)text[b]) || text[b] == '_')) ++b;
+    if (b > a + 1 && b < text.size() && text[b] == '%') return text.substr(a, b - a + 1);
+  }
+  return "";
+}
+}  // namespace
+
 bool parse_options(const std::string& command, const std::vector<std::string>& args,
                    const po::options_description& desc, po::variables_map& vm) {
+  for (const auto& a : args)
+    if (const std::string p = placeholder_in(a); !p.empty())
+      throw UsageError(command + ": the argument '" + a + "' holds '" + p + "', which the option parser cannot "
+                       "handle; remove the % signs");
   try {
     // No guessing of abbreviations: --epoch must not silently mean --epochs.
     const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
@@ -38,8 +57,13 @@ bool parse_options(const std::string& command, const std::vector<std::string>& a
     if (!std::filesystem::is_regular_file(path))
       throw MissingInput(command + ": config file " + path + " is not a regular file (a directory?); give an INI file "
                          "of key = value lines, e.g. --config configs/fmnist-pgd.ini");
-    std::ifstream in(path);
-    if (!in) throw MissingInput(command + ": cannot read config file " + path);
+    std::ifstream file(path);
+    if (!file) throw MissingInput(command + ": cannot read config file " + path);
+    std::stringstream text;
+    text << file.rdbuf();
+    if (const std::string p = placeholder_in(text.str()); !p.empty())
+      throw ConfigError(path + ": holds '" + p + "', which the option parser cannot handle; remove the % signs");
+    std::istringstream in(text.str());
     try {
       po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
     } catch (const po::error& e) {

@@ -38,7 +38,7 @@ StepCosts read_step_costs(const std::string& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw DataError("--step-costs: '" + path + "' is not JSON (" + e.what() + ")" + hint);
   }
   if (j.is_object() && j.contains("calibration")) j = j["calibration"];

@@ -51,7 +51,7 @@ nlohmann::json parse_json(const h5::Object& o, const std::string& attr) {
   std::string text = o.attr_string(attr);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (huge numbers)
     throw DataError(o.where() + ": attribute '" + attr + "': expected JSON, found text that does not parse (" +
                     e.what() + ")");
   }

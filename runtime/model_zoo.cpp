@@ -58,7 +58,7 @@ json expand_model(const std::string& name_or_json, const Shape& input) {
   if (first != std::string::npos && name_or_json[first] == '[') {
     try {
       return json::parse(name_or_json);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers too big
       throw ConfigError(std::string("model: the spec is not valid JSON: ") + e.what());
     }
   }

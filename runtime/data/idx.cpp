@@ -111,11 +111,11 @@ class IdxFile {
   void read_body(std::vector<uint8_t>& out, int64_t bytes, const std::string& what_for) {
     // In chunks, growing as data arrives: a header that claims more than the file holds must not
     // make us allocate the claimed size before a byte is read.
-    constexpr int64_t kChunk = int64_t(64) << 20;
+    // Chunks start at 1 MiB and double (the vector's own growth), so a small file costs little.
     out.clear();
     int64_t got = 0;
     while (got < bytes) {
-      const int64_t want = std::min(kChunk, bytes - got);
+      const int64_t want = std::min(std::max<int64_t>(int64_t(1) << 20, got), bytes - got);
       out.resize(size_t(got + want));
       const int64_t r = read(out.data() + got, want);
       got += r;
@@ -156,8 +156,8 @@ IdxImages read_idx_images(const std::string& path) {
   if (out.rows == 0 || out.cols == 0)
     throw DataError(f.name() + ": expected images of at least 1x1 pixels, found " + std::to_string(out.rows) + "x" +
                     std::to_string(out.cols));
-  // n, rows, cols < 2^32 each: their product fits in 96 bits, so check before multiplying.
-  if (out.rows * out.cols > (int64_t(1) << 40) / std::max<int64_t>(out.n, 1))
+  // n, rows, cols < 2^32 each: their product needs up to 96 bits, so check before multiplying.
+  if ((unsigned __int128)out.n * out.rows * out.cols > ((unsigned __int128)1 << 40))
     throw DataError(f.name() + ": header claims " + std::to_string(out.n) + " images of " + std::to_string(out.rows) +
                     "x" + std::to_string(out.cols) + ", more than 1 TiB: corrupt header?");
   int64_t bytes = out.n * out.rows * out.cols;

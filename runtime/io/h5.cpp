@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -261,7 +263,7 @@ void Object::set_attr(const std::string& name, double value) {
 
 // ---- Dataset ---------------------------------------------------------------
 
-Dataset::Dataset(Handle h, std::string file, std::string path)
+Dataset::Dataset(Handle h, std::string file, std::string path, bool check_claim)
     : Object(std::move(h), std::move(file), std::move(path)) {
   Handle type(H5Dget_type(id()), H5Tclose);
   dtype_desc_ = describe_type(type.get(), &dtype_);
@@ -270,6 +272,32 @@ Dataset::Dataset(Handle h, std::string file, std::string path)
   if (nd < 0) throw DataError(where() + ": cannot read the dataset's shape" + hdf5_detail());
   std::vector<hsize_t> dims(static_cast<size_t>(nd));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  // A shape is a claim until the data is read: check it against what the file can hold before
+  // anyone allocates it. Uncompressed data (contiguous, or chunked with only a checksum) is
+  // stored in full; deflate compresses at most 1032:1. Also no dimension may overflow int64.
+  long double bytes = H5Tget_size(type.get());
+  for (hsize_t d : dims) bytes *= (long double)d;
+  struct stat st;
+  const long double file_bytes = ::stat(file_.c_str(), &st) == 0 ? (long double)st.st_size : 0;
+  Handle dcpl(H5Dget_create_plist(id()), H5Pclose);
+  bool compressed = false;
+  for (int i = 0, n = H5Pget_nfilters(dcpl.get()); i < n; ++i) {
+    unsigned flags = 0, config = 0;
+    size_t nelem = 0;
+    if (H5Pget_filter2(dcpl.get(), unsigned(i), &flags, &nelem, nullptr, 0, nullptr, &config) != H5Z_FILTER_FLETCHER32)
+      compressed = true;
+  }
+  const long double can_hold = file_bytes * (compressed ? 1032 : 1) + 4096;
+  for (hsize_t d : dims)
+    if (d > hsize_t(INT64_MAX)) bytes = INFINITY;
+  if (check_claim && file_bytes > 0 && !(bytes <= can_hold)) {
+    std::string shape = "[";
+    for (size_t i = 0; i < dims.size(); ++i) shape += (i ? ", " : "") + std::to_string(dims[i]);
+    char size[32];
+    std::snprintf(size, sizeof size, "%.3g", double(bytes));
+    throw DataError(where() + ": claims shape " + shape + "] (" + size + " bytes), more than the " +
+                    std::to_string(st.st_size) + "-byte file can hold: the file is corrupt");
+  }
   shape_.assign(dims.begin(), dims.end());
 }
 
@@ -459,7 +487,7 @@ Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type
   Handle h(d, H5Dclose);
   if (numel(shape) > 0 && H5Dwrite(d, mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     throw IoError(file_ + ": cannot write dataset " + p + hdf5_detail());
-  return Dataset(std::move(h), file_, p);
+  return Dataset(std::move(h), file_, p, /*check_claim=*/false);
 }
 
 // ---- File ------------------------------------------------------------------

@@ -113,7 +113,9 @@ class Dataset : public Object {
 
  private:
   friend class Group;
-  Dataset(Handle h, std::string file, std::string path);
+  // check_claim: compare the shape with what the file can hold (datasets opened for reading; not
+  // one just created, whose file is still being written).
+  Dataset(Handle h, std::string file, std::string path, bool check_claim = true);
   void read_raw(DType t, void* out, bool strict) const;
   void read_range_raw(DType t, int64_t begin, int64_t end, void* out) const;
   void read_list_raw(DType t, const std::vector<int64_t>& rows, void* out) const;

@@ -1,5 +1,6 @@
 // libFuzzer: the HDF5 dataset loader (the training data contract: /images uint8 [N,C,H,W],
 // /labels uint8 [N]) on arbitrary bytes; what it accepts must read back whole, row by row.
+#include <algorithm>
 #include <vector>
 
 #include "runtime/data/dataset.h"
@@ -10,7 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rampart::fuzz::expect_clean_outcome([&] {
     rampart::Dataset set(path);
     const int64_t n = std::min<int64_t>(set.size(), 64);
-    std::vector<uint8_t> images(size_t(n * set.image_elems())), labels(size_t(n));
+    std::vector<uint8_t> images(static_cast<size_t>(n * set.image_elems()));
+    std::vector<uint8_t> labels(static_cast<size_t>(n));
     if (n > 0) set.read_range(0, n, images.data(), labels.data());
     for (uint8_t l : labels)
       if (l >= set.classes()) std::abort();  // the loader promises labels below `classes`

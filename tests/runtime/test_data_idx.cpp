@@ -188,6 +188,13 @@ TEST(IdxErrors, HugeClaimedCountFailsOnTheDataNotOnAllocation) {
                {"expected 15680000000 bytes of pixels for 20000000 images of 28x28, found 100"});
 }
 
+TEST(IdxErrors, HeaderDimensionsThatOverflowAreACorruptHeader) {
+  TempDir dir;
+  // Found by fuzzing: rows x cols overflowed int64 before the size check.
+  write_bytes(dir / "img", idx_bytes(kImagesMagic, {0xffffffffu, 0xff000000u, 0xffffffffu}, {}), false);
+  expect_error([&] { read_idx_images(dir / "img"); }, kExitDataErr, {"more than 1 TiB: corrupt header?"});
+}
+
 TEST(IdxErrors, WrongMagic) {
   TempDir dir;
   write_bytes(dir / "lab", idx_bytes(kLabelsMagic, {2}, {1, 2}), true);

@@ -147,5 +147,15 @@ expect 78 "was written with other batch 128 -> 64" -- "$bin" train --data "$tmp/
 expect 78 "was written with other limit 256 -> 512" -- "$bin" train --data "$tmp/test.h5" --limit 512 --epochs 2 \
   --steps 1 --out "$tmp/run" --resume
 
+# What the fuzzers found (tests/fuzz/corpus/*/regression-*), through the real binary.
+fz=$src/tests/fuzz/corpus
+expect 65 "/model/2.weight: claims shape [1970324853751818, 16] (1.26e+17 bytes), more than the 18640-byte file" -- \
+  "$bin" eval --checkpoint "$fz/checkpoint/regression-crash-88155a9bd25122" --data "$tmp/test.h5"
+expect 78 "holds '%value%', which the option parser cannot handle" -- \
+  "$bin" train --config "$fz/config/regression-timeout-5199e9d3a4c7" --data "$tmp/test.h5"
+expect 64 "the argument '%value%' holds '%value%'" -- "$bin" train --data "$tmp/test.h5" --epochs '%value%'
+expect 78 "model: the spec is not valid JSON: [json.exception.out_of_range.406] number overflow" -- \
+  "$bin" train --data "$tmp/test.h5" --model '[{"type": "linear", "in_features": -999999e9999}]'
+
 if [ "$failures" -ne 0 ]; then echo "$failures case(s) failed"; exit 1; fi
 echo "all cases passed"
