@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Inside CI's fresh root (.ci/run): README command 1 in its quick form, its summary checked
 # against what one epoch of the reference protocol reaches (PyTorch: clean 78.1%, FGSM 68.8%,
-# PGD-20 66.7% on the same 1,000 test images), then README command 2, the test suite.
+# PGD-20 66.7% on the same 1,000 test images), then README command 2, the test suite, then the
+# sanitizer build's unit tests and short fuzz runs (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -30,4 +31,9 @@ PY
 
 phase "tests: scripts/test.sh"
 scripts/test.sh
+
+# The CPU unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, and a short fuzz run of
+# the readers that do not go through HDF5 (fixed seed: the same executions every time).
+phase "sanitizers and fuzzing: scripts/fuzz.sh"
+UNIT_TESTS=1 RUNS=5000 SEED=1 scripts/fuzz.sh idx model_spec config
 phase "done"

@@ -6,7 +6,9 @@
 #   scripts/fuzz.sh                      # every target, 20 s each
 #   SECONDS_EACH=600 scripts/fuzz.sh idx # one target, longer
 #   RUNS=1000000 scripts/fuzz.sh         # a fixed number of executions per target
-#   RUNS=20000 SEED=1 scripts/fuzz.sh    # what CI runs: the same executions every time
+#   UNIT_TESTS=1 RUNS=5000 SEED=1 scripts/fuzz.sh idx model_spec config
+#                                        # what CI runs: the CPU unit tests under ASan + UBSan
+#                                        # first, then the same fuzz executions every time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
@@ -16,7 +18,10 @@ RUNS=${RUNS:-}
 SEED=${SEED:-0}   # 0: a new random seed each run; CI fixes one, so that its runs repeat
 scripts/install-deps.sh --with-fuzz
 cmake --preset fuzz >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_all
+units=(test_kernels test_runtime test_cluster)
+build_targets=(fuzz_all)
+[ -z "${UNIT_TESTS:-}" ] || build_targets+=("${units[@]}")
+cmake --build build-fuzz -j"$(nproc)" --target "${build_targets[@]}"
 mkdir -p build-fuzz/findings
 work=$(mktemp -d /tmp/rampart-fuzz-run.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -24,6 +29,17 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OMP_NUM_THREADS=1
 status=0
+if [ -n "${UNIT_TESTS:-}" ]; then
+  # The unit tests of kernels/, runtime/ and cluster/ in the same ASan + UBSan build: any report fails.
+  for u in "${units[@]}"; do
+    if OMP_NUM_THREADS=2 "build-fuzz/tests/$u" --gtest_brief=1 >"$work/$u.log" 2>&1; then
+      echo "asan+ubsan $u: $(grep -a 'PASSED' "$work/$u.log" | tail -n1)"
+    else
+      echo "asan+ubsan $u: FAILED"; grep -a -E "FAILED|ERROR|runtime error|SUMMARY" "$work/$u.log" | head -n 20
+      status=1
+    fi
+  done
+fi
 for t in "${targets[@]}"; do
   corpus=$work/$t
   mkdir -p "$corpus"
