@@ -13,6 +13,7 @@
 
 #include "cluster/agreement.h"
 #include "cluster/carried_starts.h"
+#include "cluster/checkpoint_health.h"
 #include "cluster/compute_backend.h"
 #include "cluster/guard_probe.h"
 #include "cluster/plan_table.h"
@@ -32,10 +33,6 @@
 #include "runtime/optimizer.h"
 
 namespace rampart {
-
-namespace {
-constexpr double kDivergedLoss = 1000;  // mean cross-entropy (nats) that means divergence
-}  // namespace
 
 std::atomic<int>& stop_requested() {
   static std::atomic<int> flag{0};
@@ -198,42 +195,9 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
   // The batch this rank trained on last: the health check's forward runs on it.
   Tensor x;
   std::vector<int32_t> labels;
-  // A checkpoint is written only from finite weights and momentum that give a finite loss: the
-  // training loss of a step is computed before its update, so weights an update blew up are only
-  // seen here (or at the next step's forward, after the checkpoint would have been replaced).
-  // Collective: every rank checks its own batch, and all agree before anything is written.
-  auto check_health = [&](int64_t step) {
-    backend->download_state();
-    double bad = 0;
-    const float* w = model.flat_params();
-    const float* m = sgd.momentum();
-    for (int64_t i = 0; i < model.num_params(); ++i)
-      if (!std::isfinite(w[i]) || !std::isfinite(m[i])) { bad = 1; break; }
-    double loss = 0;
-    if (bad == 0 && x.ndim() > 0 && x.dim(0) > 0) {
-      const EvalCounts e = backend->evaluate_batch(x, labels.data(), 0, {}, cfg.seed);
-      loss = e.clean_loss_sum / double(std::max<int64_t>(1, e.n));
-      // A mean cross-entropy of 1000 nats on the batch just trained on is divergence beyond doubt
-      // (chance is ln(classes), a few nats): weights an update blew up can stay finite for a step
-      // or two before they overflow, and must not replace a good checkpoint either.
-      if (!(loss <= kDivergedLoss)) bad = 2;
-    }
-    if (world > 1) comm.allreduce_max(&bad, 1);
-    if (bad == 0) return;
-    const std::string kept = ck_path.empty() ? std::string("no checkpoint is written (no --out)")
-                             : last_good_step >= 0
-                                 ? ck_path + " (step " + std::to_string(last_good_step) + ") is kept as it was"
-                                 : "no checkpoint was written";
-    throw DataError(std::string("training diverged at step ") + std::to_string(step) + ": " +
-                    (bad == 1 ? std::string("the weights or momentum are no longer finite")
-                              : "the loss at the updated weights is not finite or above " +
-                                    std::to_string(int(kDivergedLoss))) +
-                    "; " + kept + "; lower --lr (or check the data) and run again" +
-                    (last_good_step >= 0 && !ck_path.empty() ? " with --resume" : ""));
-  };
   auto write_checkpoint_now = [&](int64_t step) {
     if (ck_path.empty()) return;
-    check_health(step);
+    check_checkpoint_health(*backend, model, sgd, x, labels.data(), cfg.seed, comm, step, ck_path, last_good_step);
     if (lead) {
       Checkpoint ck;
       store_model(model, &sgd, ck);
@@ -369,10 +333,7 @@ nlohmann::json train(const TrainConfig& cfg, Communicator& comm, TrainObserver& 
     if (!std::isfinite(tot.loss_sum))
       throw DataError("training diverged: the loss is " + std::to_string(tot.loss_sum) + " at step " +
                       std::to_string(step) + " (rank " + std::to_string(rank) + "); " +
-                      (last_good_step >= 0 && !ck_path.empty()
-                           ? ck_path + " (step " + std::to_string(last_good_step) + ") is kept as it was; "
-                           : std::string()) +
-                      "lower --lr or check the data");
+                      kept_checkpoint_note(ck_path, last_good_step) + "; lower --lr or check the data");
     const GradReducer::Stats rs = backend->backward_allreduce();
     comm_exposed += rs.exposed_wait_s;
     comm_total += rs.allreduce_s_total;

@@ -272,32 +272,7 @@ Dataset::Dataset(Handle h, std::string file, std::string path, bool check_claim)
   if (nd < 0) throw DataError(where() + ": cannot read the dataset's shape" + hdf5_detail());
   std::vector<hsize_t> dims(static_cast<size_t>(nd));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  // A shape is a claim until the data is read: check it against what the file can hold before
-  // anyone allocates it. Uncompressed data (contiguous, or chunked with only a checksum) is
-  // stored in full; deflate compresses at most 1032:1. Also no dimension may overflow int64.
-  long double bytes = H5Tget_size(type.get());
-  for (hsize_t d : dims) bytes *= (long double)d;
-  struct stat st;
-  const long double file_bytes = ::stat(file_.c_str(), &st) == 0 ? (long double)st.st_size : 0;
-  Handle dcpl(H5Dget_create_plist(id()), H5Pclose);
-  bool compressed = false;
-  for (int i = 0, n = H5Pget_nfilters(dcpl.get()); i < n; ++i) {
-    unsigned flags = 0, config = 0;
-    size_t nelem = 0;
-    if (H5Pget_filter2(dcpl.get(), unsigned(i), &flags, &nelem, nullptr, 0, nullptr, &config) != H5Z_FILTER_FLETCHER32)
-      compressed = true;
-  }
-  const long double can_hold = file_bytes * (compressed ? 1032 : 1) + 4096;
-  for (hsize_t d : dims)
-    if (d > hsize_t(INT64_MAX)) bytes = INFINITY;
-  if (check_claim && file_bytes > 0 && !(bytes <= can_hold)) {
-    std::string shape = "[";
-    for (size_t i = 0; i < dims.size(); ++i) shape += (i ? ", " : "") + std::to_string(dims[i]);
-    char size[32];
-    std::snprintf(size, sizeof size, "%.3g", double(bytes));
-    throw DataError(where() + ": claims shape " + shape + "] (" + size + " bytes), more than the " +
-                    std::to_string(st.st_size) + "-byte file can hold: the file is corrupt");
-  }
+  if (check_claim) check_claimed_size(dims, H5Tget_size(type.get()));
   shape_.assign(dims.begin(), dims.end());
 }
 
@@ -328,19 +303,6 @@ void Dataset::read_raw(DType t, void* out, bool strict) const {
                                                "damaged; use an earlier copy"
                                              : ": reading failed (truncated or corrupt file?)") +
                     hdf5_detail());
-}
-
-bool Dataset::checksummed() const {
-  Handle dcpl(H5Dget_create_plist(id()), H5Pclose);
-  const int n = H5Pget_nfilters(dcpl.get());
-  for (int i = 0; i < n; ++i) {
-    unsigned flags = 0;
-    size_t nelem = 0;
-    unsigned config = 0;
-    if (H5Pget_filter2(dcpl.get(), unsigned(i), &flags, &nelem, nullptr, 0, nullptr, &config) == H5Z_FILTER_FLETCHER32)
-      return true;
-  }
-  return false;
 }
 
 void Dataset::read_range_raw(DType t, int64_t begin, int64_t end, void* out) const {

@@ -119,6 +119,8 @@ class Dataset : public Object {
   void read_raw(DType t, void* out, bool strict) const;
   void read_range_raw(DType t, int64_t begin, int64_t end, void* out) const;
   void read_list_raw(DType t, const std::vector<int64_t>& rows, void* out) const;
+  // DataError unless the file can hold dims x elem_bytes (h5_integrity.cpp).
+  void check_claimed_size(const std::vector<hsize_t>& dims, size_t elem_bytes) const;
 
   Shape shape_;
   DType dtype_ = DType::kOther;
