@@ -34,4 +34,17 @@ struct ConfigError : Error { explicit ConfigError(const std::string& w) : Error(
 // Thrown after a checkpoint was written because a signal asked the job to stop.
 struct Interrupted : Error { explicit Interrupted(const std::string& w) : Error(kExitTempFail, w) {} };
 
+// Throws the class above that carries `code` (a message that crossed a process boundary).
+[[noreturn]] inline void throw_error(ExitCode code, const std::string& what) {
+  switch (code) {
+    case kExitUsage: throw UsageError(what);
+    case kExitDataErr: throw DataError(what);
+    case kExitNoInput: throw MissingInput(what);
+    case kExitIoErr: throw IoError(what);
+    case kExitTempFail: throw Interrupted(what);
+    case kExitConfig: throw ConfigError(what);
+    default: throw Error(code, what);
+  }
+}
+
 }  // namespace rampart

@@ -1,6 +1,7 @@
 // Dataset: validation on open, shard reads (see dataset.h).
 #include "runtime/data/dataset.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "runtime/errors.h"
@@ -9,6 +10,16 @@ namespace rampart {
 namespace {
 const std::string kHint = " (expected a rampart dataset: `rampart data import` writes one)";
 
+// Up to this many bytes of images, the isolated first read (h5::read_isolated) reads every row
+// once, verifying every chunk's checksum on load; beyond it, checksums are verified as rows are
+// read.
+constexpr int64_t kVerifyOnOpenBytes = int64_t(1) << 30;
+
+h5::File open_checked(const std::string& path, int64_t limit) {
+  h5::read_isolated(path, [&] { Dataset(path, limit).read_all_once(); });
+  return h5::File::open(path);
+}
+
 h5::Dataset open_images(const h5::File& f) {
   if (!f.root().is_dataset("images")) throw DataError(f.path() + ": missing dataset /images" + kHint);
   return f.root().dataset("images");
@@ -16,7 +27,7 @@ h5::Dataset open_images(const h5::File& f) {
 }  // namespace
 
 Dataset::Dataset(const std::string& path, int64_t limit)
-    : path_(path), file_(h5::File::open(path)), images_(open_images(file_)) {
+    : path_(path), file_(open_checked(path, limit)), images_(open_images(file_)) {
   const std::string& hint = kHint;
   if (!file_.root().is_dataset("labels")) throw DataError(path + ": missing dataset /labels" + hint);
   h5::Dataset labels = file_.root().dataset("labels");
@@ -45,6 +56,14 @@ Dataset::Dataset(const std::string& path, int64_t limit)
       throw DataError(path + ": /labels[" + std::to_string(i) + "] = " + std::to_string(labels_[i]) +
                       ": expected a label in [0, " + std::to_string(classes_) + ") (attribute 'classes' = " +
                       std::to_string(classes_) + ")");
+}
+
+void Dataset::read_all_once() const {
+  const int64_t row_bytes = std::max<int64_t>(1, image_elems());
+  if (n_ * row_bytes > kVerifyOnOpenBytes) return;
+  const int64_t block = std::max<int64_t>(1, (int64_t(16) << 20) / row_bytes);
+  std::vector<uint8_t> buf(size_t(std::min(block, n_) * row_bytes));
+  for (int64_t b = 0; b < n_; b += block) images_.read_rows<uint8_t>(b, std::min(n_, b + block), buf.data());
 }
 
 void Dataset::check_rows(int64_t begin, int64_t end) const {

@@ -32,6 +32,10 @@ class Dataset {
   // Rows in the order given (shuffled is fine): images_out gets indices.size() images
   // [C, H, W] each, labels_out as many labels. Consecutive indices share one read.
   void read_rows(const std::vector<int64_t>& indices, uint8_t* images_out, uint8_t* labels_out) const;
+  // Reads every row once when the images take at most 1 GiB, which verifies the checksum of
+  // every chunk (datasets written by `rampart data import` carry them); the constructor does this
+  // in an isolated child process (h5::read_isolated), so a corrupt file is refused on open.
+  void read_all_once() const;
   // Rows [begin, end) in one read.
   void read_range(int64_t begin, int64_t end, uint8_t* images_out, uint8_t* labels_out) const;
 

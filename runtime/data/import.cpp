@@ -32,8 +32,8 @@ ImportSummary import_idx(const std::string& images_path, const std::string& labe
 
   ImportSummary s{images.n, 1, images.rows, images.cols, classes};
   h5::write_atomically(out_path, [&](h5::File& f) {
-    f.root().write<uint8_t>("images", {s.n, 1, s.height, s.width}, images.pixels);
-    f.root().write<uint8_t>("labels", {s.n}, labels.labels);
+    f.root().write<uint8_t>("images", {s.n, 1, s.height, s.width}, images.pixels, h5::Integrity::kChecksumRows);
+    f.root().write<uint8_t>("labels", {s.n}, labels.labels, h5::Integrity::kChecksumRows);
     f.root().set_attr("classes", int64_t(classes));
     f.root().set_attr("source", source_name);
   });

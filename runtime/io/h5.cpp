@@ -291,6 +291,12 @@ void Dataset::require(DType type, int want_rank, const char* dims_hint) const {
                   shape_or_scalar(shape_));
 }
 
+std::string Dataset::read_failure() const {
+  return checksummed() ? "its checksum does not match its data, or reading failed: the file is damaged; use an earlier "
+                         "copy or re-create it"
+                       : "reading failed (truncated or corrupt file?)";
+}
+
 void Dataset::read_raw(DType t, void* out, bool strict) const {
   quiet_errors();
   if (strict) require(t);
@@ -299,10 +305,7 @@ void Dataset::read_raw(DType t, void* out, bool strict) const {
     throw DataError(where() + ": expected numbers, found " + dtype_desc_);
   if (numel(shape_) == 0) return;
   if (H5Dread(id(), mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-    throw DataError(where() + (checksummed() ? ": its checksum does not match its data, or reading failed: the file is "
-                                               "damaged; use an earlier copy"
-                                             : ": reading failed (truncated or corrupt file?)") +
-                    hdf5_detail());
+    throw DataError(where() + ": " + read_failure() + hdf5_detail());
 }
 
 void Dataset::read_range_raw(DType t, int64_t begin, int64_t end, void* out) const {
@@ -320,8 +323,8 @@ void Dataset::read_range_raw(DType t, int64_t begin, int64_t end, void* out) con
   Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
   if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
       H5Dread(id(), mem_type(t), mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0)
-    throw DataError(where() + ": reading rows [" + std::to_string(begin) + ", " + std::to_string(end) +
-                    ") failed (truncated or corrupt file?)" + hdf5_detail());
+    throw DataError(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) + "): " +
+                    read_failure() + hdf5_detail());
 }
 
 void Dataset::read_list_raw(DType t, const std::vector<int64_t>& rows, void* out) const {
@@ -416,7 +419,12 @@ Dataset Group::dataset(const std::string& name) const {
   std::string p = child_path(name);
   if (!exists(name)) throw DataError(file_ + ": missing dataset " + p);
   if (object_kind(id(), name) != H5I_DATASET) throw DataError(file_ + ": " + p + ": expected a dataset, found a group");
-  hid_t d = H5Dopen2(id(), name.c_str(), H5P_DEFAULT);
+  // A chunk cache large enough for a dataset read by rows in a shuffled order (kChecksumRows):
+  // each chunk is read and its checksum verified once, then served from memory. HDF5 fills it
+  // only with chunks actually read; contiguous arrays do not use it.
+  Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  H5Pset_chunk_cache(dapl.get(), 12421, size_t(128) << 20, 0.75);
+  hid_t d = H5Dopen2(id(), name.c_str(), dapl.get());
   if (d < 0) throw DataError(file_ + ": cannot open dataset " + p + " (truncated or corrupt?)" + hdf5_detail());
   return Dataset(Handle(d, H5Dclose), file_, p);
 }
@@ -437,10 +445,11 @@ Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type
   // Contiguous layout (the default): no chunk index to walk on row reads. A checksum needs
   // chunks: whole rows, at most 64 MiB a chunk (HDF5's limit is 4 GiB), one chunk for most arrays.
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (integrity == Integrity::kChecksum && !dims.empty() && numel(shape) > 0) {
+  if (integrity != Integrity::kNone && !dims.empty() && numel(shape) > 0) {
     std::vector<hsize_t> chunk = dims;
     const int64_t row_bytes = numel(shape) / shape[0] * int64_t(elem_size(type));
-    chunk[0] = hsize_t(std::clamp<int64_t>((int64_t(64) << 20) / std::max<int64_t>(1, row_bytes), 1, shape[0]));
+    const int64_t chunk_bytes = integrity == Integrity::kChecksumRows ? int64_t(64) << 10 : int64_t(64) << 20;
+    chunk[0] = hsize_t(std::clamp<int64_t>(chunk_bytes / std::max<int64_t>(1, row_bytes), 1, shape[0]));
     if (H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data()) < 0 || H5Pset_fletcher32(dcpl.get()) < 0)
       throw IoError(file_ + ": cannot set up the checksum of " + p + hdf5_detail());
   }

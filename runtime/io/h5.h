@@ -15,8 +15,11 @@
 namespace rampart::h5 {
 
 enum class DType { kFloat32, kFloat64, kUInt8, kInt8, kInt64, kOther };
-// How an array is stored: plainly, or with a checksum verified on every read.
-enum class Integrity { kNone, kChecksum };
+// How an array is stored: plainly, or with a Fletcher-32 checksum per chunk that every read
+// verifies. kChecksum: chunks of up to 64 MiB, for arrays read whole (checkpoints); kChecksumRows:
+// chunks of about 64 KiB of rows, for arrays read by rows in any order (datasets), so a row read
+// decodes and verifies one small chunk, which the dataset's chunk cache then keeps.
+enum class Integrity { kNone, kChecksum, kChecksumRows };
 const char* dtype_name(DType t);
 
 template <class T> constexpr DType dtype_of();
@@ -117,6 +120,7 @@ class Dataset : public Object {
   // one just created, whose file is still being written).
   Dataset(Handle h, std::string file, std::string path, bool check_claim = true);
   void read_raw(DType t, void* out, bool strict) const;
+  std::string read_failure() const;  // why a read failed: the checksum, or a truncated file
   void read_range_raw(DType t, int64_t begin, int64_t end, void* out) const;
   void read_list_raw(DType t, const std::vector<int64_t>& rows, void* out) const;
   // DataError unless the file can hold dims x elem_bytes (h5_integrity.cpp).
@@ -140,9 +144,9 @@ class Group : public Object {
   Group create_group(const std::string& name);       // tracks creation order
   Dataset dataset(const std::string& name) const;    // DataError "<file>: missing dataset /labels"
 
-  // Contiguous, uncompressed layout, so row reads are a single seek each; or, with kChecksum,
-  // chunked with HDF5's Fletcher-32 filter, which every read verifies (a flipped bit is a
-  // DataError naming the array), for arrays that are read whole (checkpoints).
+  // Contiguous, uncompressed layout, so row reads are a single seek each; or, with kChecksum or
+  // kChecksumRows, chunked with HDF5's Fletcher-32 filter, which every read verifies (a flipped
+  // bit is a DataError naming the array).
   template <class T>
   Dataset write(const std::string& name, const Shape& shape, const T* data, Integrity integrity = Integrity::kNone) {
     return write_raw(name, shape, dtype_of<T>(), data, integrity);
@@ -191,6 +195,16 @@ class File {
 // (then the directory is fsync'ed). On any failure the temporary file is removed
 // and the exception rethrown (anything that is not a rampart error as IoError).
 void write_atomically(const std::string& path, const std::function<void(File&)>& fill);
+
+// Reads a file that may be corrupt or hostile without letting HDF5 take the process down:
+// `read` (which opens `file` and reads what the caller will read) runs first in a forked child
+// process. A crash or hang of the HDF5 library there (1.10 crashes on some corrupted metadata)
+// becomes a DataError (65) naming the file; a rampart error there is rethrown here with its exit
+// code; otherwise the caller then reads the file for real. Inside the child, nested calls do
+// nothing (the outer `read` is already isolated). RAMPART_H5_ISOLATE=0 reads in-process (for
+// systems where fork() after MPI_Init is unsafe: see docs/reliability.md);
+// RAMPART_H5_ISOLATE_STDERR=FILE appends the child's standard error (a crash report) to FILE.
+void read_isolated(const std::string& file, const std::function<void()>& read);
 
 // Turns off HDF5's automatic error printing; called by every entry point above.
 void quiet_errors();

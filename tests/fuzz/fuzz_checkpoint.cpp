@@ -6,7 +6,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = rampart::fuzz::as_file(data, size, ".h5");
-  rampart::fuzz::expect_clean_outcome([&] {
+  rampart::fuzz::expect_clean_isolated_outcome([&] {
     rampart::Checkpoint ck = rampart::read_checkpoint(path);
     rampart::Model model = rampart::model_from_checkpoint(ck, {1, 28, 28});
   });

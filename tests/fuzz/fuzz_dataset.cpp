@@ -8,7 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = rampart::fuzz::as_file(data, size, ".h5");
-  rampart::fuzz::expect_clean_outcome([&] {
+  rampart::fuzz::expect_clean_isolated_outcome([&] {
     rampart::Dataset set(path);
     const int64_t n = std::min<int64_t>(set.size(), 64);
     std::vector<uint8_t> images(static_cast<size_t>(n * set.image_elems()));

@@ -1,6 +1,8 @@
 // Dataset: validation of the HDF5 layout, shard reads and the uint8 -> float conversion.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "runtime/data/dataset.h"
 #include "runtime/data/import.h"
 #include "runtime/io/h5.h"
@@ -110,6 +112,58 @@ TEST(DataDataset, RejectsMissingTruncatedAndRandomFiles) {
   testing::write_bytes(dir / "noise.h5", noise, false);
   expect_error([&] { Dataset(dir / "noise.h5"); }, kExitDataErr,
                {"noise.h5 is not a valid HDF5 file (truncated or corrupt?)"});
+}
+
+// Datasets written with row checksums (as `rampart data import` writes them): a flipped bit
+// anywhere in the pixels is refused when the dataset is opened, naming the array, not found
+// later by a training step (or never).
+TEST(DataDataset, FlippedPixelBitIsRefusedOnOpen) {
+  TempDir dir;
+  const std::string path = dir / "sum.h5";
+  const int64_t n = 300, c = 1, h = 28, w = 28;  // several 64 KiB chunks
+  {
+    h5::File f = h5::File::create(path);
+    std::vector<uint8_t> px(static_cast<size_t>(n * c * h * w)), lab(static_cast<size_t>(n));
+    for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 7);
+    for (size_t i = 0; i < lab.size(); ++i) lab[i] = uint8_t(i % 10);
+    EXPECT_TRUE(f.root().write<uint8_t>("images", {n, c, h, w}, px, h5::Integrity::kChecksumRows).checksummed());
+    f.root().write<uint8_t>("labels", {n}, lab, h5::Integrity::kChecksumRows);
+    f.root().set_attr("classes", int64_t(10));
+  }
+  {  // closed before the flip: HDF5 shares one chunk cache between handles of one open file
+    Dataset ok(path);
+    std::vector<uint8_t> img(static_cast<size_t>(3 * c * h * w)), lab(3);
+    ok.read_rows({299, 0, 150}, img.data(), lab.data());
+    EXPECT_EQ(img[0], uint8_t(299 * 784 * 7));
+    EXPECT_EQ(lab[2], 0);
+  }
+
+  // The byte offset of the last chunk of /images in the file, from HDF5's chunk index.
+  haddr_t addr = 0;
+  hsize_t bytes = 0;
+  {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "images", H5P_DEFAULT);
+    hid_t space = H5Dget_space(d);
+    hsize_t chunks = 0;
+    ASSERT_GE(H5Dget_num_chunks(d, space, &chunks), 0);
+    ASSERT_GT(chunks, 2u);
+    unsigned mask = 0;
+    ASSERT_GE(H5Dget_chunk_info(d, space, chunks - 1, nullptr, &mask, &addr, &bytes), 0);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(std::streamoff(addr + bytes / 2));
+    char byte = 0;
+    file.read(&byte, 1);
+    byte = char(byte ^ 0x10);
+    file.seekp(std::streamoff(addr + bytes / 2));
+    file.write(&byte, 1);
+  }
+  expect_error([&] { Dataset broken(path); }, kExitDataErr, {path, "/images"});
 }
 
 TEST(DataDataset, ImagesToTensorIsChannelsLastInUnitRange) {

@@ -57,8 +57,16 @@ TEST_P(IdxImport, RoundTripThroughHdf5) {
   EXPECT_EQ(f.root().dataset("labels").shape(), (Shape{n}));
   EXPECT_EQ(f.root().attr_int("classes"), 10);
   EXPECT_EQ(f.root().attr_string("source"), "synthetic");
-  h5::Handle dcpl(H5Dget_create_plist(f.root().dataset("images").id()), H5Pclose);
-  EXPECT_EQ(H5Pget_layout(dcpl.get()), H5D_CONTIGUOUS);
+  // Small chunks of rows, each with a checksum that every read verifies.
+  for (const char* name : {"images", "labels"}) {
+    h5::Dataset d = f.root().dataset(name);
+    EXPECT_TRUE(d.checksummed()) << name;
+    h5::Handle dcpl(H5Dget_create_plist(d.id()), H5Pclose);
+    EXPECT_EQ(H5Pget_layout(dcpl.get()), H5D_CHUNKED) << name;
+    hsize_t chunk[4] = {0, 0, 0, 0};
+    ASSERT_GE(H5Pget_chunk(dcpl.get(), 4, chunk), 1);
+    EXPECT_LE(chunk[0] * hsize_t(d.row_elems()), hsize_t(64) << 10) << name;
+  }
 
   Dataset ds(dir / "out.h5");
   EXPECT_EQ(ds.size(), n);

@@ -211,3 +211,35 @@ TEST(H5, AtomicWriteLeavesOnlyTheFinalFile) {
 
 }  // namespace
 }  // namespace rampart
+
+namespace rampart {
+namespace {
+
+// h5::read_isolated: what happens in the child stays there, except its outcome.
+TEST(H5Isolated, ChildOutcomesBecomeErrorsHere) {
+  int touched = 0;
+  h5::read_isolated("ok.h5", [&] { touched = 1; });
+  EXPECT_EQ(touched, 0) << "the read ran in this process, not in a child";
+
+  // A crash inside the library (abort stands for HDF5 1.10's SEGVs on corrupt metadata).
+  testing::expect_error([] { h5::read_isolated("crash.h5", [] { std::abort(); }); }, kExitDataErr,
+                        {"crash.h5", "crashed", "corrupt"});
+  // A rampart error in the child comes back with its class, code and message.
+  EXPECT_THROW(h5::read_isolated("bad.h5", [] { throw ConfigError("bad.h5: no"); }), ConfigError);
+  testing::expect_error([] { h5::read_isolated("missing.h5", [] { throw MissingInput("missing.h5: gone"); }); },
+                        kExitNoInput, {"missing.h5: gone"});
+  // Anything else is still a 65 naming the file, with what the child said.
+  testing::expect_error([] { h5::read_isolated("odd.h5", [] { throw std::runtime_error("odd thing"); }); },
+                        kExitDataErr, {"odd.h5", "odd thing"});
+}
+
+TEST(H5Isolated, CanBeTurnedOff) {
+  setenv("RAMPART_H5_ISOLATE", "0", 1);
+  bool ran = false;
+  EXPECT_NO_THROW(h5::read_isolated("f.h5", [&] { ran = true; std::abort(); }));
+  unsetenv("RAMPART_H5_ISOLATE");
+  EXPECT_FALSE(ran) << "turned off, the caller's own read is the only one";
+}
+
+}  // namespace
+}  // namespace rampart
