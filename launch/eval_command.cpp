@@ -30,7 +30,7 @@ int run_eval(const std::vector<std::string>& args) {
       ("restarts", po::value<int>()->default_value(1), "PGD restarts (random starts)")
       ("limit", po::value<int64_t>()->default_value(0), "first N images only (0: all)")
       ("batch", po::value<int64_t>()->default_value(256), "evaluation batch per rank")
-      ("seed", po::value<uint64_t>()->default_value(0), "seed of the random starts")
+      ("seed", po::value<Seed>()->default_value(Seed{}, "0"), "seed of the random starts")
       ("backend", po::value<std::string>()->default_value("auto"), "communicator: auto, mpi, self, or nccl (CUDA builds)")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda (CUDA builds; the local rank picks the GPU)")
       ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: cores / ranks on the node)")
@@ -43,7 +43,8 @@ int run_eval(const std::vector<std::string>& args) {
   const float eps = vm["eps"].as<float>();
   const int steps = vm["steps"].as<int>();
   float alpha = vm["alpha"].as<float>();
-  if (alpha == 0 && steps > 0) alpha = 2.5f * eps / float(steps);
+  // The default step: 2.5 eps / steps; with eps 0 (the clean point) any step > 0 leaves it there.
+  if (alpha == 0 && steps > 0) alpha = eps > 0 ? 2.5f * eps / float(steps) : 1e-12f;
   const std::string which = vm["attack"].as<std::string>();
   std::vector<AttackConfig> attacks;
   if (which == "fgsm" || which == "all") attacks.push_back(fgsm_config(eps));
@@ -58,6 +59,11 @@ int run_eval(const std::vector<std::string>& args) {
   if (attacks.empty() && which != "none")
     throw ConfigError("attack: expected pgd, fgsm, fgsm-rs, pgd-l2, none or all, found \"" + which + "\"");
   for (auto& a : attacks) validate(a, "eval --attack " + a.name);
+  // The flags the chosen attack does not use (--steps, --alpha, --restarts for fgsm; all of them
+  // for none) are still checked: a bad value is refused rather than silently unused.
+  AttackConfig unused = pgd_config(eps, alpha, steps, vm["restarts"].as<int>());
+  if (which == "pgd-l2") unused.norm = Norm::kL2;
+  validate(unused, "eval --eps, --steps, --alpha, --restarts");
   const std::string device = vm["device"].as<std::string>();
   check_device(device);
 
@@ -79,7 +85,7 @@ int run_eval(const std::vector<std::string>& args) {
                     std::to_string(model.num_classes() - 1) + "); give the test set of the data the model was trained on");
   auto backend = make_compute_backend(device, model, nullptr, *comm, world.local_rank, 0);
   for (const auto& a : attacks) backend->check_attack(a);
-  EvalCounts c = backend->evaluate_shard(set, set.size(), attacks, vm["seed"].as<uint64_t>(), batch);
+  EvalCounts c = backend->evaluate_shard(set, set.size(), attacks, vm["seed"].as<Seed>().value, batch);
   nlohmann::json r = eval_report(c, attacks);
   r["device"] = backend->describe();
   r["eps"] = eps;

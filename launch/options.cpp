@@ -2,6 +2,7 @@
 #include "launch/options.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <malloc.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <set>
 #include <thread>
 
 #include "runtime/errors.h"
@@ -45,7 +47,14 @@ bool parse_options(const std::string& command, const std::vector<std::string>& a
   try {
     // No guessing of abbreviations: --epoch must not silently mean --epochs.
     const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    po::store(po::command_line_parser(args).options(desc).style(style).run(), vm);
+    const po::parsed_options parsed = po::command_line_parser(args).options(desc).style(style).run();
+    // Without positional options Boost keeps a stray word (a value whose flag was dropped, a
+    // path after a missing --data) as an unnamed option and store() ignores it: refuse it.
+    for (const auto& o : parsed.options)
+      if (o.string_key.empty() || o.position_key >= 0)
+        throw UsageError(command + ": unexpected argument '" + (o.original_tokens.empty() ? "" : o.original_tokens[0]) +
+                         "'; every value follows its flag, e.g. --data train.h5 (see rampart " + command + " --help)");
+    po::store(parsed, vm);
   } catch (const po::error& e) {
     throw UsageError(command + ": " + e.what() + " (see rampart " + command + " --help)");
   }
@@ -61,11 +70,28 @@ bool parse_options(const std::string& command, const std::vector<std::string>& a
     if (!file) throw MissingInput(command + ": cannot read config file " + path);
     std::stringstream text;
     text << file.rdbuf();
-    if (const std::string p = placeholder_in(text.str()); !p.empty())
+    // A binary file (a checkpoint or dataset given as --config): say so, instead of quoting its
+    // bytes in the parser's message.
+    const std::string t = text.str();
+    for (size_t i = 0; i < t.size(); ++i)
+      if (const unsigned char ch = (unsigned char)t[i]; ch < 0x20 && ch != '\n' && ch != '\r' && ch != '\t')
+        throw ConfigError(path + ": holds control byte " + std::to_string(int(ch)) + " at offset " + std::to_string(i) +
+                          "; expected a text file of key = value lines (not an HDF5 or other binary file)");
+    if (const std::string p = placeholder_in(t); !p.empty())
       throw ConfigError(path + ": holds '" + p + "', which the option parser cannot handle; remove the % signs");
-    std::istringstream in(text.str());
+    std::istringstream in(t);
     try {
-      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
+      const po::parsed_options parsed = po::parse_config_file(in, desc, /*allow_unregistered=*/false);
+      std::set<std::string> seen;
+      for (const auto& o : parsed.options) {
+        // --help and --config are not settings: a config file naming them would be ignored.
+        if (o.string_key == "help" || o.string_key == "config")
+          throw ConfigError(path + ": key '" + o.string_key + "' is a command-line flag only, not a setting; remove it");
+        // A key given twice is refused even where a flag overrides it (store() would skip both).
+        if (!seen.insert(o.string_key).second)
+          throw ConfigError(path + ": key '" + o.string_key + "' is given more than once; keep one line for it");
+      }
+      po::store(parsed, vm);
     } catch (const po::error& e) {
       throw ConfigError(path + ": " + e.what() + " (keys are the flag names of rampart " + command +
                         " --help, without the dashes)");
@@ -93,6 +119,7 @@ std::string resolved_config(const po::variables_map& vm) {
     else if (auto p = boost::any_cast<float>(&a)) os << *p;
     else if (auto p = boost::any_cast<bool>(&a)) os << (*p ? "true" : "false");
     else if (auto p = boost::any_cast<uint64_t>(&a)) os << *p;
+    else if (auto p = boost::any_cast<Seed>(&a)) os << p->value;
     else continue;
     lines.push_back(os.str());
   }
@@ -114,12 +141,12 @@ std::string num(double v) {
 }
 }  // namespace
 
-double checked_real(const po::variables_map& vm, const char* name, double lo, double hi, bool lo_open) {
+double checked_real(const po::variables_map& vm, const char* name, double lo, double hi, bool lo_open, bool hi_open) {
   const double v = vm[name].as<double>();
-  const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi;
+  const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
   if (!ok)
     throw ConfigError(std::string("--") + name + " must be a number in " + (lo_open ? "(" : "[") + num(lo) + ", " +
-                      num(hi) + "], found " + num(v));
+                      num(hi) + (hi_open ? ")" : "]") + ", found " + num(v));
   return v;
 }
 
@@ -132,6 +159,19 @@ int64_t checked_int(const po::variables_map& vm, const char* name, int64_t lo, i
     throw ConfigError(std::string("--") + name + " must be an integer in [" + std::to_string(lo) + ", " +
                       std::to_string(hi) + "], found " + std::to_string(v));
   return v;
+}
+
+void validate(boost::any& v, const std::vector<std::string>& values, Seed*, int) {
+  po::validators::check_first_occurrence(v);
+  const std::string& s = po::validators::get_single_string(values);
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long x = s.empty() ? 0 : std::strtoull(s.c_str(), &end, 10);
+  const bool digits = !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  if (!digits || errno == ERANGE || *end != '\0')
+    throw po::error_with_option_name("the argument ('" + s + "') for option '%canonical_option%' is invalid: expected "
+                                     "a seed, an integer in [0, 18446744073709551615]");
+  v = boost::any(Seed{uint64_t(x)});
 }
 
 double checked_timeout(const po::variables_map& vm) {

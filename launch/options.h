@@ -1,6 +1,7 @@
 // Command-line and INI-config parsing shared by the subcommands.
 // Flags and config keys have the same names; flags override the config file.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,22 @@ std::string resolved_config(const po::variables_map& vm);
 
 // Checked numbers, validated once where a configuration is built: ConfigError (78) naming the
 // flag, the accepted range and what was found, for NaN, infinities and values out of range.
-double checked_real(const po::variables_map& vm, const char* name, double lo, double hi, bool lo_open = false);
+// lo_open / hi_open leave out the bound itself: (lo, hi], [lo, hi) or (lo, hi).
+double checked_real(const po::variables_map& vm, const char* name, double lo, double hi, bool lo_open = false,
+                    bool hi_open = false);
 int64_t checked_int(const po::variables_map& vm, const char* name, int64_t lo, int64_t hi);
 // Seconds a collective may stall (--timeout): finite, > 0 and at most 30 days, so that it
 // converts to the clock's nanoseconds without overflow.
 double checked_timeout(const po::variables_map& vm);
 constexpr int kMaxThreads = 1024;
+
+// A seed (--seed): an unsigned 64-bit integer written in decimal. Boost's own uint64_t parser
+// takes "-1" for 18446744073709551615; this type refuses a sign, so a negative seed is a usage
+// error (64; 78 in a config file) instead of another seed. po::value<Seed>()->default_value(Seed{}, "0").
+struct Seed {
+  uint64_t value = 0;
+};
+void validate(boost::any& v, const std::vector<std::string>& values, Seed*, int);
 
 // Throws UsageError "<command>: --<name> is required" unless the option is set.
 void require(const po::variables_map& vm, const std::string& command, const std::string& name);

@@ -28,7 +28,7 @@ po::options_description train_options() {
       ("test-data", po::value<std::string>(), "test set for the final evaluation (HDF5)")
       ("out", po::value<std::string>(), "output folder: checkpoint.h5, metrics.jsonl, summary.json")
       ("model", po::value<std::string>()->default_value("small-cnn"), "named model (small-cnn, small-cnn-bn, mlp) or a JSON list of layers")
-      ("seed", po::value<uint64_t>()->default_value(0), "seed of initialisation, data order and random starts")
+      ("seed", po::value<Seed>()->default_value(Seed{}, "0"), "seed of initialisation, data order and random starts")
       ("epochs", po::value<int>()->default_value(5), "epochs")
       ("batch", po::value<int64_t>()->default_value(128), "global batch size, split across ranks")
       ("limit", po::value<int64_t>()->default_value(0), "train on the first N images only (0: all)")
@@ -81,17 +81,14 @@ TrainConfig train_config(const po::variables_map& vm) {
   if (vm.count("test-data")) c.test_data = vm["test-data"].as<std::string>();
   if (vm.count("out")) c.out = vm["out"].as<std::string>();
   c.model = vm["model"].as<std::string>();
-  c.seed = vm["seed"].as<uint64_t>();
+  c.seed = vm["seed"].as<Seed>().value;
   c.epochs = int(checked_int(vm, "epochs", 1, 1000000));
   c.batch = checked_int(vm, "batch", 1, 1 << 24);
   c.limit = checked_int(vm, "limit", 0, kMaxImages);
   c.lr = checked_real(vm, "lr", 0, 1e6, /*lo_open=*/true);
   c.lr_schedule = vm["lr-schedule"].as<std::string>();
-  c.warmup = vm["warmup"].as<double>();
-  if (!(c.warmup >= 0 && c.warmup < 1)) throw ConfigError("--warmup must be a number in [0, 1), found " + std::to_string(c.warmup));
-  c.momentum = vm["momentum"].as<double>();
-  if (!(c.momentum >= 0 && c.momentum < 1))
-    throw ConfigError("--momentum must be a number in [0, 1), found " + std::to_string(c.momentum));
+  c.warmup = checked_real(vm, "warmup", 0, 1, /*lo_open=*/false, /*hi_open=*/true);
+  c.momentum = checked_real(vm, "momentum", 0, 1, /*lo_open=*/false, /*hi_open=*/true);
   c.weight_decay = checked_real(vm, "weight-decay", 0, 1);
   c.attack = vm["attack"].as<std::string>();
   c.eps = vm["eps"].as<float>();     // the attack's own checks (runtime/attacks) name these
@@ -105,6 +102,10 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.eval_limit = checked_int(vm, "eval-limit", 0, kMaxImages);
   c.eval_fgsm = vm["eval-fgsm"].as<bool>();
   c.resume = vm["resume"].as<bool>();
+  // Without --out there is no checkpoint to resume from: the run would silently start afresh.
+  if (c.resume && c.out.empty())
+    throw UsageError("--resume continues from <out>/checkpoint.h5 and needs --out (the folder of the run to "
+                     "continue); give --out, or drop --resume");
   c.checkpoint_every = checked_int(vm, "checkpoint-every", 0, INT64_MAX / 2);
   c.timeout_s = checked_timeout(vm);
   // 1 KiB to 1 GiB: smaller buckets would mean an all-reduce per few hundred weights.
@@ -116,9 +117,13 @@ TrainConfig train_config(const po::variables_map& vm) {
   set_schedule_options(vm, c);
   // The attacks, as the run will build them: bad steps, eps or step sizes fail here, before MPI.
   if (c.attack != "none") training_attack(c);
-  if (!c.test_data.empty())
-    validate(pgd_config(c.eps, c.eval_alpha, c.eval_steps, c.eval_restarts),
-             "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
+  // fgsm, fgsm-rs and none take no --alpha or --steps: still checked, so that a bad value is
+  // refused rather than silently unused.
+  if (c.attack != "pgd" && c.attack != "pgd-l2")
+    validate(pgd_config(c.eps, c.alpha, c.steps), "--eps, --alpha, --steps (unused by --attack " + c.attack + ")");
+  // Checked with or without --test-data: the settings are stored with the run's configuration.
+  validate(pgd_config(c.eps, c.eval_alpha, c.eval_steps, c.eval_restarts),
+           "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
   return c;
 }
 
