@@ -2,6 +2,8 @@
 #include "launch/schedule_options.h"
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <optional>
 
 #include "cluster/schedule_policy.h"
@@ -11,6 +13,12 @@
 namespace rampart {
 
 namespace {
+std::string num(double v) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
 template <class T>
 std::optional<T> opt(const po::variables_map& vm, const char* name) {
   if (!vm.count(name)) return std::nullopt;
@@ -33,10 +41,10 @@ void set_schedule_options(const po::variables_map& vm, TrainConfig& c) {
   const auto bw = opt<double>(vm, "network-busbw-gbs");
   const auto lat = opt<double>(vm, "network-latency-us");
   if (bw && !(*bw > 0 && std::isfinite(*bw)))
-    throw ConfigError("--network-busbw-gbs must be a positive number of GB/s, found " + std::to_string(*bw) +
+    throw ConfigError("--network-busbw-gbs must be a positive number of GB/s, found " + num(*bw) +
                       "; give e.g. --network-busbw-gbs 100");
   if (lat && !(*lat >= 0 && std::isfinite(*lat)))
-    throw ConfigError("--network-latency-us must be >= 0 microseconds, found " + std::to_string(*lat) +
+    throw ConfigError("--network-latency-us must be >= 0 microseconds, found " + num(*lat) +
                       "; give e.g. --network-latency-us 10");
   if (bw || lat) c.network = network_from_bus_bandwidth(bw.value_or(0), lat.value_or(0) * 1e-6);
   validate_schedule(c);

@@ -267,6 +267,12 @@ expect 64 "option '--model' cannot be specified more than once" -- "$bin" train 
 expect 64 "the required argument for option '--data' is missing" -- "$bin" train --data
 expect 64 "('maybe') for option '--eval-fgsm' is invalid. Valid choices are" -- "$bin" train --data "$tmp/test.h5" \
   --eval-fgsm maybe
+expect 64 "train: option '--json' does not take any arguments" -- "$bin" train --data "$tmp/test.h5" --json=yes
+expect 64 "eval: option '--json' does not take any arguments" -- "$bin" eval "${ev[@]}" --json=1
+expect 64 "data import: the required argument for option '--source' is missing" -- "$bin" data import \
+  --images "$tmp/i3" --labels "$tmp/l3" --out "$tmp/z.h5" --source
+expect 78 "--network-latency-us must be >= 0 microseconds, found -1;" -- "$bin" plan --data "$tmp/test.h5" \
+  --network-latency-us -1
 expect 64 "('1e3') for option '--epochs' is invalid" -- "$bin" train --data "$tmp/test.h5" --epochs 1e3
 expect 64 "('2.5') for option '--steps' is invalid" -- "$bin" train --data "$tmp/test.h5" --steps 2.5
 expect 64 "('1e100') for option '--batch' is invalid" -- "$bin" train --data "$tmp/test.h5" --batch 1e100
@@ -345,7 +351,7 @@ expect 78 "--gpus-per-node must be a positive integer, found 0" -- "$bin" train 
 expect 78 "--max-steps-k must be at least 1, found 0" -- "$bin" train --data "$tmp/test.h5" --max-steps-k 0
 expect 78 "--probe-every must be >= 0 steps (0: no guard), found -5" -- "$bin" train --data "$tmp/test.h5" \
   --probe-every -5
-expect 78 "--network-busbw-gbs must be a positive number of GB/s" -- "$bin" train --data "$tmp/test.h5" \
+expect 78 "--network-busbw-gbs must be a positive number of GB/s, found 0;" -- "$bin" train --data "$tmp/test.h5" \
   --network-busbw-gbs 0
 expect 78 "--network-latency-us must be >= 0 microseconds, found inf" -- "$bin" train --data "$tmp/test.h5" \
   --network-latency-us inf
