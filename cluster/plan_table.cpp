@@ -1,6 +1,7 @@
 // Formatting of a Plan as a fixed-width table and as the `rampart plan --json` object.
 #include "cluster/plan_table.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -23,7 +24,29 @@ std::string duration(double s) {
 
 std::string money(const Plan& p, double usd) { return p.priced ? fmt("%.2f", usd) : "-"; }
 
+std::string epochs_label(const PlanRun& run) {
+  if (run.epochs() == 1) return std::to_string(run.first->epoch + 1);
+  return std::to_string(run.first->epoch + 1) + "-" + std::to_string(run.last->epoch + 1);
+}
+
 }  // namespace
+
+std::vector<PlanRun> plan_runs(const std::vector<PlanRow>& rows) {
+  std::vector<PlanRun> out;
+  for (const PlanRow& r : rows) {
+    if (!out.empty()) {
+      const PlanRow& a = *out.back().last;
+      const bool same = a.epoch + 1 == r.epoch && a.eps == r.eps && a.K == r.K && a.alpha == r.alpha &&
+                        std::abs(a.wall_s - r.wall_s) <= 1e-9 * std::max(1.0, std::abs(a.wall_s));
+      if (same) {
+        out.back().last = &r;
+        continue;
+      }
+    }
+    out.push_back({&r, &r});
+  }
+  return out;
+}
 
 std::string format_plan_table(const Plan& p) {
   std::ostringstream o;
@@ -32,16 +55,19 @@ std::string format_plan_table(const Plan& p) {
     << " steps/epoch, eps " << in.eps_target << "; " << p.epochs_that_fit << " of " << p.epochs_requested
     << " epochs fit\n";
   char line[256];
-  std::snprintf(line, sizeof line, "%5s %8s %3s %8s %9s %10s %9s %10s %10s %9s\n", "epoch", "eps", "K", "alpha",
+  // time, GPU-h and USD are per epoch; the cumulative columns are at the end of each run of epochs.
+  std::snprintf(line, sizeof line, "%15s %8s %3s %8s %9s %10s %9s %10s %10s %9s\n", "epoch", "eps", "K", "alpha",
                 "time", "GPU-h", "USD", "cum time", "cum GPU-h", "cum USD");
   o << line;
-  for (const auto& r : p.rows) {
-    std::snprintf(line, sizeof line, "%5d %8.4f %3d %8.4f %9s %10.3f %9s %10s %10.3f %9s\n", r.epoch + 1, r.eps,
-                  r.K, r.alpha, duration(r.wall_s).c_str(), r.gpu_hours, money(p, r.usd).c_str(),
-                  duration(r.cum_wall_s).c_str(), r.cum_gpu_hours, money(p, r.cum_usd).c_str());
+  for (const PlanRun& run : plan_runs(p.rows)) {
+    const PlanRow& r = *run.first;
+    const PlanRow& e = *run.last;
+    std::snprintf(line, sizeof line, "%15s %8.4f %3d %8.4f %9s %10.3f %9s %10s %10.3f %9s\n", epochs_label(run).c_str(),
+                  r.eps, r.K, r.alpha, duration(r.wall_s).c_str(), r.gpu_hours, money(p, r.usd).c_str(),
+                  duration(e.cum_wall_s).c_str(), e.cum_gpu_hours, money(p, e.cum_usd).c_str());
     o << line;
   }
-  std::snprintf(line, sizeof line, "%5s %8s %3s %8s %9s %10.3f %9s\n", "final", "", "", "",
+  std::snprintf(line, sizeof line, "%15s %8s %3s %8s %9s %10.3f %9s\n", "final", "", "", "",
                 duration(p.reserve.wall_s).c_str(), p.reserve.gpu_hours, money(p, p.reserve.usd).c_str());
   o << line << "(final evaluation and checkpoint, reserved)\n";
   o << "total: " << duration(p.total.wall_s) << ", " << fmt("%.3f", p.total.gpu_hours) << " GPU-hours";
@@ -64,13 +90,18 @@ std::string format_plan_table(const Plan& p) {
 nlohmann::json plan_to_json(const Plan& p) {
   using nlohmann::json;
   json rows = json::array();
-  for (const auto& r : p.rows) {
-    json jr = {{"epoch", r.epoch},           {"eps", r.eps},
-               {"K", r.K},                   {"alpha", r.alpha},
-               {"wall_s", r.wall_s},         {"gpu_hours", r.gpu_hours},
-               {"cum_wall_s", r.cum_wall_s}, {"cum_gpu_hours", r.cum_gpu_hours}};
+  // One row per run of epochs planned alike: "epoch" is its first (0-based), "epochs" how many;
+  // wall_s, gpu_hours and usd are per epoch, the cum_ values at the run's last epoch.
+  for (const PlanRun& run : plan_runs(p.rows)) {
+    const PlanRow& r = *run.first;
+    const PlanRow& e = *run.last;
+    json jr = {{"epoch", r.epoch},           {"epochs", run.epochs()},
+               {"eps", r.eps},               {"K", r.K},
+               {"alpha", r.alpha},           {"wall_s", r.wall_s},
+               {"gpu_hours", r.gpu_hours},   {"cum_wall_s", e.cum_wall_s},
+               {"cum_gpu_hours", e.cum_gpu_hours}};
     jr["usd"] = p.priced ? json(r.usd) : json(nullptr);
-    jr["cum_usd"] = p.priced ? json(r.cum_usd) : json(nullptr);
+    jr["cum_usd"] = p.priced ? json(e.cum_usd) : json(nullptr);
     rows.push_back(jr);
   }
   json j = {{"policy", to_string(p.input.policy)},

@@ -1,6 +1,9 @@
 // The trainer's scheduler state machine (see training_scheduler.h).
 #include "cluster/training_scheduler.h"
 
+#include "cluster/plan_table.h"
+#include "runtime/errors.h"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -153,8 +156,13 @@ PlanRow row_from_json(const nlohmann::json& j) {
 }  // namespace
 
 nlohmann::json TrainingScheduler::to_json(const Spend& spent, const Decision& current, int completed_epochs) const {
+  // The first plan as runs of epochs planned alike (a checkpoint stays small for any --epochs).
   nlohmann::json first = nlohmann::json::array();
-  for (const auto& r : first_plan_.rows) first.push_back(row_to_json(r));
+  for (const PlanRun& run : plan_runs(first_plan_.rows)) {
+    nlohmann::json j = row_to_json(*run.first);
+    j["epochs"] = run.epochs();
+    first.push_back(j);
+  }
   const auto packed = current.pack();
   return {{"version", 1},
           {"policy", to_string(policy())},
@@ -163,7 +171,7 @@ nlohmann::json TrainingScheduler::to_json(const Spend& spent, const Decision& cu
           {"spent", rampart::to_json(spent)},
           {"completed_epochs", completed_epochs},
           {"decision", std::vector<double>(packed.begin(), packed.end())},
-          {"first_plan_rows", first},
+          {"first_plan_runs", first},
           {"first_plan_total", rampart::to_json(first_plan_.total)},
           {"first_plan_epochs_that_fit", first_plan_.epochs_that_fit}};
 }
@@ -182,7 +190,21 @@ TrainingScheduler TrainingScheduler::from_json(const nlohmann::json& j, Schedule
   s.plan_ = replan(seed, j.value("completed_epochs", 0), spent, s.cost_, s.guard_.k_floor());
   s.first_plan_ = s.plan_;
   s.first_plan_.rows.clear();
+  // Runs expand to one row per epoch, each epoch adding the run's per-epoch cost; checkpoints
+  // written before runs hold one row per epoch ("first_plan_rows").
   for (const auto& r : j.value("first_plan_rows", nlohmann::json::array())) s.first_plan_.rows.push_back(row_from_json(r));
+  for (const auto& run : j.value("first_plan_runs", nlohmann::json::array())) {
+    PlanRow r = row_from_json(run);
+    const int n = run.at("epochs").get<int>();
+    if (n < 1 || n > 10000000) throw DataError("checkpoint scheduler state: a plan run of " + std::to_string(n) + " epochs");
+    for (int k = 0; k < n; ++k) {
+      s.first_plan_.rows.push_back(r);
+      r.epoch += 1;
+      r.cum_wall_s += r.wall_s;
+      r.cum_gpu_hours += r.gpu_hours;
+      r.cum_usd += r.usd;
+    }
+  }
   if (j.contains("first_plan_total")) s.first_plan_.total = spend_from_json(j.at("first_plan_total"));
   s.first_plan_.epochs_that_fit = j.value("first_plan_epochs_that_fit", s.plan_.epochs_that_fit);
   return s;

@@ -203,7 +203,8 @@ void write_atomically(const std::string& path, const std::function<void(File&)>&
 // code; otherwise the caller then reads the file for real. Inside the child, nested calls do
 // nothing (the outer `read` is already isolated). RAMPART_H5_ISOLATE=0 reads in-process (for
 // systems where fork() after MPI_Init is unsafe: see docs/reliability.md);
-// RAMPART_H5_ISOLATE_STDERR=FILE appends the child's standard error (a crash report) to FILE.
+// RAMPART_H5_ISOLATE_STDERR=FILE appends the child's standard error (a crash report) to FILE;
+// RAMPART_H5_ISOLATE_TIMEOUT=SECONDS bounds the child (default 300).
 void read_isolated(const std::string& file, const std::function<void()>& read);
 
 // Turns off HDF5's automatic error printing; called by every entry point above.

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +18,10 @@
 #include "runtime/errors.h"
 #include "runtime/io/h5.h"
 
+// Present only in sanitizer builds (weak: null otherwise). The child drops the parent's death
+// callback: under libFuzzer it would save the parent's input as a crash of the fuzz target.
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
 namespace rampart::h5 {
 namespace {
 
@@ -22,7 +29,12 @@ bool g_in_child = false;  // set in the child: nested read_isolated calls run no
 
 // Reading a file of up to 1 GiB (the isolated readers cap what they read) finishes in seconds;
 // minutes mean HDF5 is looping on corrupt metadata or the file system has stalled.
-constexpr int kChildSeconds = 300;
+// RAMPART_H5_ISOLATE_TIMEOUT (seconds) changes it; the fuzz targets use a few seconds.
+int child_seconds() {
+  const char* v = std::getenv("RAMPART_H5_ISOLATE_TIMEOUT");
+  const int s = v ? std::atoi(v) : 0;
+  return s > 0 ? s : 300;
+}
 
 bool isolation_enabled() {
   const char* v = std::getenv("RAMPART_H5_ISOLATE");
@@ -39,6 +51,9 @@ bool isolation_enabled() {
       left -= size_t(w);
     }
   }
+  // Straight to the kernel: no atexit handlers, no stdio flush of the parent's buffers, and no
+  // sanitizer exit hooks (LeakSanitizer would scan the whole copied heap and change the code).
+  ::syscall(SYS_exit_group, code);
   ::_exit(code);
 }
 
@@ -56,6 +71,7 @@ bool is_rampart_code(int code) {
 void read_isolated(const std::string& file, const std::function<void()>& read) {
   if (g_in_child) return;
   if (!isolation_enabled()) return;
+  const int limit_s = child_seconds();
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw IoError("cannot check " + file + ": pipe: " + std::strerror(errno));
   const pid_t pid = ::fork();
@@ -67,6 +83,13 @@ void read_isolated(const std::string& file, const std::function<void()>& read) {
   if (pid == 0) {
     g_in_child = true;
     ::close(fds[0]);
+    if (&__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
+    // Never outlive the parent, and never loop for ever: killed with the parent, and past the
+    // deadline's CPU time (a loop in HDF5 spins).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() == 1) child_exit(fds[1], kExitFailure, nullptr);
+    const rlimit cpu{rlim_t(limit_s + 1), rlim_t(limit_s + 2)};
+    ::setrlimit(RLIMIT_CPU, &cpu);
     // A crash report here would only repeat what the parent says, unless asked for (the fuzz
     // targets read it to tell a crash inside HDF5 from one in rampart's own code).
     const char* report = std::getenv("RAMPART_H5_ISOLATE_STDERR");
@@ -88,7 +111,7 @@ void read_isolated(const std::string& file, const std::function<void()>& read) {
   // The child's message, until it exits (end of file on the pipe) or the deadline passes.
   std::string message;
   bool hung = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kChildSeconds);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit_s);
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) { hung = true; break; }
@@ -107,8 +130,8 @@ void read_isolated(const std::string& file, const std::function<void()>& read) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
 
-  if (hung)
-    throw DataError(file + ": reading it did not finish in " + std::to_string(kChildSeconds) +
+  if (hung || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU))
+    throw DataError(file + ": reading it did not finish in " + std::to_string(limit_s) +
                     " s (HDF5 looping on corrupt metadata, or a stalled file system); check the file, re-create it");
   if (WIFSIGNALED(status))
     throw DataError(file + ": the HDF5 library crashed reading it (" + strsignal(WTERMSIG(status)) +

@@ -233,6 +233,13 @@ TEST(H5Isolated, ChildOutcomesBecomeErrorsHere) {
                         kExitDataErr, {"odd.h5", "odd thing"});
 }
 
+TEST(H5Isolated, AHangIsStoppedAtTheDeadline) {
+  setenv("RAMPART_H5_ISOLATE_TIMEOUT", "1", 1);
+  testing::expect_error([] { h5::read_isolated("loop.h5", [] { for (volatile int i = 0;; i = i + 1) {} }); },
+                        kExitDataErr, {"loop.h5", "did not finish in 1 s"});
+  unsetenv("RAMPART_H5_ISOLATE_TIMEOUT");
+}
+
 TEST(H5Isolated, CanBeTurnedOff) {
   setenv("RAMPART_H5_ISOLATE", "0", 1);
   bool ran = false;
