@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "runtime/errors.h"
 
@@ -24,9 +25,10 @@ void load_into(const std::map<std::string, const NamedArray*>& arrays, const std
     throw DataError("checkpoint: missing /" + group + "/" + name + " " + shape_str(shape) +
                     "; the checkpoint does not belong to this model");
   const NamedArray& a = *it->second;
-  if (numel(a.shape) != numel(shape) || int64_t(a.data.size()) != numel(shape))
+  // The exact shape, not only the element count: [32, 9] is not [32, 1, 3, 3] reshaped.
+  if (a.shape != shape || int64_t(a.data.size()) != numel(shape))
     throw DataError("checkpoint: /" + group + "/" + name + " has shape " + shape_str(a.shape) + ", expected " +
-                    shape_str(shape));
+                    shape_str(shape) + " (from its arch_json); the checkpoint does not belong to this model");
   // rampart writes checkpoints from finite values only: a NaN or an infinity here is damage.
   for (size_t i = 0; i < a.data.size(); ++i)
     if (!std::isfinite(a.data[i]))
@@ -40,6 +42,17 @@ std::map<std::string, const NamedArray*> index(const std::vector<std::pair<std::
   std::map<std::string, const NamedArray*> m;
   for (auto& [k, a] : v) m[k] = &a;
   return m;
+}
+
+// Every array of the group must belong to a layer: one that none owns means the weights
+// were written for another model (or edited), even when every owned array is present.
+void refuse_unowned(const std::map<std::string, const NamedArray*>& arrays, const std::string& group,
+                    const std::set<std::string>& owned) {
+  for (auto& [name, a] : arrays)
+    if (!owned.count(name))
+      throw DataError("checkpoint: /" + group + "/" + name + " " + shape_str(a->shape) +
+                      " belongs to no layer of the model (its arch_json); expected only the model's own "
+                      "arrays; the checkpoint does not belong to this model");
 }
 
 }  // namespace
@@ -57,11 +70,16 @@ void store_model(const Model& model, const Sgd* sgd, Checkpoint& ck) {
 
 void load_model(const Checkpoint& ck, Model& model, Sgd* sgd) {
   auto arrays = index(ck.model);
+  std::set<std::string> params, state;
+  for (auto& p : model.params()) params.insert(p.name), state.insert(p.name);
+  for (auto& b : model.buffers()) state.insert(b.name);
   for (auto& p : model.params()) load_into(arrays, "model", p.name, p.shape, p.value);
   for (auto& b : model.buffers()) load_into(arrays, "model", b.name, b.shape, b.value);
+  refuse_unowned(arrays, "model", state);
   if (sgd) {
     auto mom = index(ck.optimizer);
     for (auto& p : model.params()) load_into(mom, "optimizer", p.name, p.shape, sgd->momentum() + p.offset);
+    refuse_unowned(mom, "optimizer", params);
   }
 }
 

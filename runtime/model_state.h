@@ -10,7 +10,8 @@ namespace rampart {
 void store_model(const Model& model, const Sgd* sgd, Checkpoint& ck);
 
 // Loads ck.model into the model (and ck.optimizer into sgd when given); every
-// parameter must be present with the same shape, else DataError naming it.
+// parameter must be present with exactly its shape, and every array must belong to a layer,
+// else DataError naming it.
 void load_model(const Checkpoint& ck, Model& model, Sgd* sgd);
 
 // Builds a model from a checkpoint's arch_json and loads its weights.

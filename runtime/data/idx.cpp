@@ -45,9 +45,13 @@ class IdxFile {
  public:
   explicit IdxFile(const std::string& path, const char* what) : path_(path) {
     struct stat st;
-    if (::stat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode))
-      throw MissingInput(path + ": no such file (expected IDX " + what + ", e.g. t10k-" + what +
-                         "-idx" + (std::strcmp(what, "images") == 0 ? "3" : "1") + "-ubyte.gz)");
+    const std::string example = std::string("t10k-") + what + "-idx" +
+                                (std::strcmp(what, "images") == 0 ? "3" : "1") + "-ubyte.gz";
+    if (::stat(path.c_str(), &st) != 0)
+      throw MissingInput(path + ": no such file (expected IDX " + what + ", e.g. " + example + ")");
+    if (S_ISDIR(st.st_mode))
+      throw MissingInput(path + " is a directory, expected an IDX " + what + " file; name the file in it, e.g. " +
+                         path + "/" + example);
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) throw MissingInput(path + ": cannot open: " + std::strerror(errno));
     unsigned char m[2] = {0, 0};

@@ -10,6 +10,7 @@
 
 #include "runtime/checkpoint.h"
 #include "runtime/io/h5.h"
+#include "runtime/model_state.h"
 #include "tests/runtime/test_data_util.h"
 
 namespace rampart {
@@ -162,6 +163,48 @@ TEST(Checkpoint, RejectsFilesThatAreNotCheckpoints) {
   testing::truncate_file(dir / "ck.h5", 0.5);
   expect_error([&] { read_checkpoint(dir / "ck.h5"); }, kExitDataErr,
                {"ck.h5 is not a valid HDF5 file (truncated or corrupt?)"});
+}
+
+// load_model: every array exactly the model's shape, and no array that no layer owns.
+TEST(Checkpoint, LoadModelWantsExactShapesAndNoStrayArrays) {
+  const auto spec = nlohmann::json::parse(R"([{"type": "conv2d", "in_channels": 1, "out_channels": 2, "kernel_size": 3},
+                                              {"type": "batchnorm2d", "num_features": 2},
+                                              {"type": "flatten"},
+                                              {"type": "linear", "in_features": 8, "out_features": 3}])");
+  Model model(spec, {1, 4, 4});
+  Sgd sgd(SgdConfig{}, model.num_params());
+  Checkpoint ck;
+  store_model(model, &sgd, ck);
+  TempDir dir;
+  write_checkpoint(dir / "ck.h5", ck);
+  Checkpoint back = read_checkpoint(dir / "ck.h5");
+  Model again(back.arch, {1, 4, 4});
+  Sgd sgd_again(SgdConfig{}, again.num_params());
+  load_model(back, again, &sgd_again);  // what rampart writes, it loads
+
+  auto find = [](std::vector<std::pair<std::string, NamedArray>>& v, const std::string& name) -> NamedArray& {
+    for (auto& [k, a] : v)
+      if (k == name) return a;
+    throw std::runtime_error("no " + name);
+  };
+  Checkpoint reshaped = back;
+  find(reshaped.model, "0.weight").shape = {2, 9};  // the same 18 values
+  expect_error([&] { load_model(reshaped, again, nullptr); }, kExitDataErr,
+               {"/model/0.weight has shape [2, 9], expected [2, 1, 3, 3]"});
+  Checkpoint reshaped_mom = back;
+  find(reshaped_mom.optimizer, "3.weight").shape = {24};
+  expect_error([&] { load_model(reshaped_mom, again, &sgd_again); }, kExitDataErr,
+               {"/optimizer/3.weight has shape [24], expected [3, 8]"});
+
+  Checkpoint stray = back;
+  stray.model.push_back({"5.weight", NamedArray{{2}, {1.f, 2.f}}});
+  expect_error([&] { load_model(stray, again, nullptr); }, kExitDataErr,
+               {"/model/5.weight [2] belongs to no layer of the model"});
+  Checkpoint stray_mom = back;
+  stray_mom.optimizer.push_back({"1.running_mean", NamedArray{{2}, {0.f, 0.f}}});  // a buffer has no momentum
+  load_model(stray_mom, again, nullptr);  // eval does not read the optimizer
+  expect_error([&] { load_model(stray_mom, again, &sgd_again); }, kExitDataErr,
+               {"/optimizer/1.running_mean [2] belongs to no layer of the model"});
 }
 
 TEST(Checkpoint, ReadsTheGoldenFile) {

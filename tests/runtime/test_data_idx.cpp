@@ -135,6 +135,9 @@ TEST(IdxErrors, MissingFile) {
   expect_error([&] { read_idx_images(dir / "nope.gz"); }, kExitNoInput, {"nope.gz", "no such file", "IDX images"});
   expect_error([&] { import_idx(dir / "nope.gz", dir / "lab", dir / "o.h5", "x"); }, kExitNoInput, {"nope.gz"});
   EXPECT_FALSE(std::filesystem::exists(dir / "o.h5"));
+  // A directory is named as one, not as a missing file.
+  expect_error([&] { read_idx_images(dir.path()); }, kExitNoInput,
+               {dir.path() + " is a directory, expected an IDX images file", "t10k-images-idx3-ubyte.gz"});
 }
 
 TEST(IdxErrors, TruncatedPlain) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <sys/stat.h>
 
 #include "runtime/io/h5.h"
 #include "tests/runtime/test_data_util.h"
@@ -207,6 +208,22 @@ TEST(H5, AtomicWriteLeavesOnlyTheFinalFile) {
                IoError);
   EXPECT_EQ(dir.files(), std::vector<std::string>{"a.h5"});
   EXPECT_EQ(h5::File::open(dir / "a.h5").root().attr_int("v"), 1);
+}
+
+TEST(H5, AtomicWriteReplacesOnlyARegularFile) {
+  TempDir dir;
+  const std::string fifo = dir / "p";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  bool filled = false;
+  expect_error([&] { h5::write_atomically(fifo, [&](h5::File&) { filled = true; }); }, kExitIoErr,
+               {fifo, "expected a regular file", "found a FIFO"});
+  EXPECT_FALSE(filled) << "refused before the work of filling the file";
+  struct stat st {};
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the FIFO was replaced";
+  expect_error([&] { h5::write_atomically(dir.path(), [](h5::File&) {}); }, kExitIoErr,
+               {"expected a regular file", "found a directory"});
+  EXPECT_EQ(dir.files(), std::vector<std::string>{"p"});
 }
 
 }  // namespace

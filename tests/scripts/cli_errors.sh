@@ -221,6 +221,10 @@ damaged("c-noweight", lambda f: f.__delitem__("model/0.weight"))
 def reshape(f):
     del f["model/0.weight"]; f["model/0.weight"] = np.zeros((16, 1, 3, 3), np.float32)
 damaged("c-shape", reshape)
+def flat(f):
+    a = f["model/0.weight"][...]; del f["model/0.weight"]; f["model/0.weight"] = a.reshape(32, 9)
+damaged("c-flat", flat)
+damaged("c-extra", lambda f: f.__setitem__("model/5.weight", np.zeros((4, 4), np.float32)))
 def widen(f):
     a = f["model/0.weight"][...]; del f["model/0.weight"]; f["model/0.weight"] = a.astype(np.float64)
 damaged("c-f64", widen)
@@ -475,6 +479,10 @@ expect 65 "missing /model/0.weight [32, 1, 3, 3]; the checkpoint does not belong
   "$bin" eval --checkpoint "$tmp/c-noweight.h5" --data "$tmp/test.h5"
 expect 65 "/model/0.weight has shape [16, 1, 3, 3], expected [32, 1, 3, 3]" -- \
   "$bin" eval --checkpoint "$tmp/c-shape.h5" --data "$tmp/test.h5"
+expect 65 "/model/0.weight has shape [32, 9], expected [32, 1, 3, 3]" -- \
+  "$bin" eval --checkpoint "$tmp/c-flat.h5" --data "$tmp/test.h5"
+expect 65 "/model/5.weight [4, 4] belongs to no layer of the model" -- \
+  "$bin" eval --checkpoint "$tmp/c-extra.h5" --data "$tmp/test.h5"
 expect 65 "c-f64.h5:/model/0.weight: expected float32, found float64 [32, 1, 3, 3]" -- \
   "$bin" eval --checkpoint "$tmp/c-f64.h5" --data "$tmp/test.h5"
 expect 65 "checkpoint: /model/9.bias holds inf at index 3" -- "$bin" eval --checkpoint "$tmp/c-inf.h5" \
@@ -500,9 +508,16 @@ expect 65 "i3.gz (gzip): the gzip stream ends before its CRC-32 and length trail
 expect 65 "test.h5: expected IDX magic 0x00000803 (uint8, 3 dims) for images, found 0x89484446 (not an IDX file)" -- \
   imp "$tmp/test.h5" "$tmp/l3"
 expect 66 "dangling: no such file (expected IDX labels" -- imp "$tmp/i3" "$tmp/dangling"
+expect 66 "$tmp is a directory, expected an IDX images file" -- imp "$tmp" "$tmp/l3"
+expect 66 "$tmp is a directory, expected an IDX labels file" -- imp "$tmp/i3" "$tmp"
 expect 74 "cannot create $tmp/no-dir/z.h5.tmp." -- "$bin" data import --images "$tmp/i3" --labels "$tmp/l3" \
   --out "$tmp/no-dir/z.h5"
-expect 74 "to $tmp/run: Is a directory" -- "$bin" data import --images "$tmp/i3" --labels "$tmp/l3" --out "$tmp/run"
+expect 74 "cannot write $tmp/run: expected a regular file (or no file) to replace, found a directory" -- \
+  "$bin" data import --images "$tmp/i3" --labels "$tmp/l3" --out "$tmp/run"
+# An --out that is a FIFO (or a device) is refused, never replaced by a regular file.
+mkfifo "$tmp/fifo"
+expect 74 "cannot write $tmp/fifo: expected a regular file (or no file) to replace, found a FIFO" -- \
+  "$bin" data import --images "$tmp/i3" --labels "$tmp/l3" --out "$tmp/fifo"
 
 # Config files (78): keys, values, duplicates, sections, and keys that are not settings.
 cfg() { conf=$tmp/c$((cases + 1)).ini; printf "$1" >"$conf"; }   # one file per case: they run side by side
@@ -586,6 +601,8 @@ expect 78 "layer 0 (normalize): \"std\" must hold positive numbers, found [0]" -
 expect 78 "layer 0 (batchnorm2d): num_features is 3 but the input has 1 channels" -- \
   model "[{\"type\": \"batchnorm2d\", \"num_features\": 3}, $fl]"
 
+settle
+[ -p "$tmp/fifo" ] || { echo "FAIL: data import --out $tmp/fifo replaced the FIFO"; failures=$((failures + 1)); }
 report
 if [ "$failures" -ne 0 ]; then echo "$failures case(s) failed"; exit 1; fi
 echo "all cases passed"
