@@ -41,7 +41,8 @@ int run_eval(const std::vector<std::string>& args) {
   require(vm, "eval", "checkpoint");
   require(vm, "eval", "data");
   const float eps = vm["eps"].as<float>();
-  const int steps = vm["steps"].as<int>();
+  const int steps = checked_attack_size(vm, "steps", kMaxAttackSteps);
+  const int restarts = checked_attack_size(vm, "restarts", kMaxRestarts);
   float alpha = vm["alpha"].as<float>();
   // The default step: 2.5 eps / steps; with eps 0 (the clean point) any step > 0 leaves it there.
   if (alpha == 0 && steps > 0) alpha = eps > 0 ? 2.5f * eps / float(steps) : 1e-12f;
@@ -49,9 +50,9 @@ int run_eval(const std::vector<std::string>& args) {
   std::vector<AttackConfig> attacks;
   if (which == "fgsm" || which == "all") attacks.push_back(fgsm_config(eps));
   if (which == "fgsm-rs") attacks.push_back(fgsm_rs_config(eps));
-  if (which == "pgd" || which == "all") attacks.push_back(pgd_config(eps, alpha, steps, vm["restarts"].as<int>()));
+  if (which == "pgd" || which == "all") attacks.push_back(pgd_config(eps, alpha, steps, restarts));
   if (which == "pgd-l2") {
-    AttackConfig a = pgd_config(eps, alpha, steps, vm["restarts"].as<int>());
+    AttackConfig a = pgd_config(eps, alpha, steps, restarts);
     a.norm = Norm::kL2;
     a.name = "pgd-l2";
     attacks.push_back(a);
@@ -61,7 +62,7 @@ int run_eval(const std::vector<std::string>& args) {
   for (auto& a : attacks) validate(a, "eval --attack " + a.name);
   // The flags the chosen attack does not use (--steps, --alpha, --restarts for fgsm; all of them
   // for none) are still checked: a bad value is refused rather than silently unused.
-  AttackConfig unused = pgd_config(eps, alpha, steps, vm["restarts"].as<int>());
+  AttackConfig unused = pgd_config(eps, alpha, steps, restarts);
   if (which == "pgd-l2") unused.norm = Norm::kL2;
   validate(unused, "eval --eps, --steps, --alpha, --restarts");
   const std::string device = vm["device"].as<std::string>();
@@ -91,7 +92,7 @@ int run_eval(const std::vector<std::string>& args) {
   r["eps"] = eps;
   r["steps"] = steps;
   r["alpha"] = alpha;
-  r["restarts"] = vm["restarts"].as<int>();
+  r["restarts"] = restarts;
   if (comm->rank() == 0) {
     if (vm["json"].as<bool>()) std::cout << r.dump() << std::endl;
     else print_summary(r, stdout);

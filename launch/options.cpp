@@ -161,6 +161,15 @@ int64_t checked_int(const po::variables_map& vm, const char* name, int64_t lo, i
   return v;
 }
 
+int checked_attack_size(const po::variables_map& vm, const char* name, int64_t hi) {
+  const int v = vm[name].as<int>();
+  if (v > hi)  // the same words as checked_int: values below 1 fail the attack's check, naming it
+    throw ConfigError(std::string("--") + name + " must be an integer in [1, " + std::to_string(hi) + "], found " +
+                      std::to_string(v) + "; give e.g. --" + name +
+                      (std::string(name).find("restarts") != std::string::npos ? " 1" : " 20"));
+  return v;
+}
+
 void validate(boost::any& v, const std::vector<std::string>& values, Seed*, int) {
   po::validators::check_first_occurrence(v);
   const std::string& s = po::validators::get_single_string(values);

@@ -27,6 +27,11 @@ std::string resolved_config(const po::variables_map& vm);
 double checked_real(const po::variables_map& vm, const char* name, double lo, double hi, bool lo_open = false,
                     bool hi_open = false);
 int64_t checked_int(const po::variables_map& vm, const char* name, int64_t lo, int64_t hi);
+// Attack sizes (--steps, --eval-steps, --restarts, --eval-restarts): the lower bound (>= 1) is
+// the attack's own check, which names the attack; this is the upper one, so that a typo such as
+// --steps 1000000000 is refused instead of running for ever. ConfigError naming flag and bound.
+constexpr int64_t kMaxAttackSteps = 10000, kMaxRestarts = 1000;
+int checked_attack_size(const po::variables_map& vm, const char* name, int64_t hi);
 // Seconds a collective may stall (--timeout): finite, > 0 and at most 30 days, so that it
 // converts to the clock's nanoseconds without overflow.
 double checked_timeout(const po::variables_map& vm);

@@ -3,6 +3,8 @@
 // the costs measured elsewhere (--step-costs: a previous `plan --json`, e.g. run on a node of
 // the target cluster), scales the per-rank batch to --ranks, extrapolates the all-reduce with
 // the alpha-beta model, and prints the plan as a table or (--json) one JSON object.
+#include <sys/stat.h>
+
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -18,6 +20,7 @@
 #include "runtime/data/dataset.h"
 #include "runtime/data/sampler.h"
 #include "runtime/errors.h"
+#include "runtime/json_strict.h"
 #include "runtime/model.h"
 
 namespace rampart {
@@ -30,6 +33,10 @@ constexpr double kDefaultBusbwGbs = 10, kDefaultLatencyUs = 10;
 // --step-costs FILE: the "calibration" object of a `plan --json` output, or that object alone.
 // The same costs give the same plan, whatever the machine is doing now.
 StepCosts read_step_costs(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw MissingInput("--step-costs: '" + path + "' is a directory, expected a JSON file: the output of an earlier "
+                       "`rampart plan --json`");
   std::ifstream in(path);
   if (!in) throw MissingInput("--step-costs: cannot read '" + path + "'; give the output of an earlier `rampart plan --json`");
   std::stringstream text;
@@ -37,8 +44,10 @@ StepCosts read_step_costs(const std::string& path) {
   const std::string hint = "; expected the output of `rampart plan --json` (its \"calibration\" object) or that object alone";
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
+    j = parse_json_strict(text.str());
+  } catch (const JsonTextError& e) {  // its message never quotes raw bytes
+    if (e.kind == JsonTextError::Kind::kDuplicateKey)
+      throw DataError("--step-costs: '" + path + "': " + e.what() + "; expected each key once" + hint);
     throw DataError("--step-costs: '" + path + "' is not JSON (" + e.what() + ")" + hint);
   }
   if (j.is_object() && j.contains("calibration")) j = j["calibration"];

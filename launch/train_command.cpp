@@ -93,12 +93,12 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.attack = vm["attack"].as<std::string>();
   c.eps = vm["eps"].as<float>();     // the attack's own checks (runtime/attacks) name these
   c.alpha = vm["alpha"].as<float>();
-  c.steps = vm["steps"].as<int>();
+  c.steps = checked_attack_size(vm, "steps", kMaxAttackSteps);
   c.early_stop_tau = int(checked_int(vm, "early-stop-tau", -1, 1000000));
   if (vm.count("attack-init")) c.attack_init = vm["attack-init"].as<std::string>();
-  c.eval_steps = vm["eval-steps"].as<int>();
+  c.eval_steps = checked_attack_size(vm, "eval-steps", kMaxAttackSteps);
   c.eval_alpha = vm["eval-alpha"].as<float>();
-  c.eval_restarts = vm["eval-restarts"].as<int>();
+  c.eval_restarts = checked_attack_size(vm, "eval-restarts", kMaxRestarts);
   c.eval_limit = checked_int(vm, "eval-limit", 0, kMaxImages);
   c.eval_fgsm = vm["eval-fgsm"].as<bool>();
   c.resume = vm["resume"].as<bool>();

@@ -5,6 +5,7 @@
 
 #include "runtime/errors.h"
 #include "runtime/io/h5.h"
+#include "runtime/json_strict.h"
 
 namespace rampart {
 namespace {
@@ -50,8 +51,12 @@ std::vector<std::pair<std::string, NamedArray>> read_arrays(const h5::Group& g) 
 nlohmann::json parse_json(const h5::Object& o, const std::string& attr) {
   std::string text = o.attr_string(attr);
   try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (huge numbers)
+    return parse_json_strict(text);
+  } catch (const JsonTextError& e) {  // syntax, huge numbers, a key given twice
+    if (e.kind == JsonTextError::Kind::kDuplicateKey)
+      throw DataError(o.where() + ": attribute '" + attr + "': " +
+                      (e.element >= 0 ? "element " + std::to_string(e.element) + ": " : "") + e.what() +
+                      "; expected each key once (the file is damaged or was edited)");
     throw DataError(o.where() + ": attribute '" + attr + "': expected JSON, found text that does not parse (" +
                     e.what() + ")");
   }

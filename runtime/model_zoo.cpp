@@ -2,6 +2,7 @@
 #include <map>
 
 #include "runtime/errors.h"
+#include "runtime/json_strict.h"
 #include "runtime/model.h"
 
 namespace rampart {
@@ -57,8 +58,12 @@ json expand_model(const std::string& name_or_json, const Shape& input) {
   size_t first = name_or_json.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && name_or_json[first] == '[') {
     try {
-      return json::parse(name_or_json);
-    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers too big
+      return parse_json_strict(name_or_json);
+    } catch (const JsonTextError& e) {  // syntax, numbers too big, a key given twice
+      if (e.kind == JsonTextError::Kind::kDuplicateKey)
+        throw ConfigError("model spec: " + (e.element >= 0 ? "layer " + std::to_string(e.element) + ": " : "") +
+                          "key \"" + e.key + "\" is given more than once; expected each field once per layer "
+                          "(JSON would silently keep only the last)");
       throw ConfigError(std::string("model: the spec is not valid JSON: ") + e.what());
     }
   }

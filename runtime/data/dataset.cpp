@@ -37,6 +37,10 @@ Dataset::Dataset(const std::string& path, int64_t limit)
   if (labels.shape()[0] != s[0])
     throw DataError(path + ": /images holds " + std::to_string(s[0]) + " images but /labels holds " +
                     std::to_string(labels.shape()[0]) + " labels; expected the same N");
+  // Refused here, where the file is named, not later as "0 steps per epoch" from a planner.
+  if (s[0] < 1)
+    throw DataError(path + ": /images holds 0 images (shape " + shape_str(s) +
+                    "); expected at least 1: import a non-empty set with `rampart data import`");
   if (!file_.root().has_attr("classes")) throw DataError(path + ": missing attribute 'classes' on /" + hint);
   int64_t classes = file_.root().attr_int("classes");
   if (classes < 1 || classes > 256)

@@ -95,6 +95,11 @@ TEST(DataDataset, RejectsBrokenLayouts) {
   label_rank.labels = {6, 1};
   expect_error([&] { Dataset(make(dir, "h.h5", label_rank)); }, kExitDataErr,
                {"h.h5:/labels", "expected uint8 [N]", "found uint8 [6, 1]"});
+  Spec empty;
+  empty.images = {0, 1, 2, 3};
+  empty.labels = {0};
+  expect_error([&] { Dataset(make(dir, "i.h5", empty)); }, kExitDataErr,
+               {"i.h5: /images holds 0 images (shape [0, 1, 2, 3]); expected at least 1"});
 }
 
 TEST(DataDataset, RejectsMissingTruncatedAndRandomFiles) {

@@ -6,8 +6,11 @@
 #include <cmath>
 
 #include "runtime/errors.h"
+#include "runtime/json_strict.h"
+#include "runtime/model.h"
 #include "runtime/layers/layer.h"
 #include "tests/runtime/gradcheck.h"
+#include "tests/runtime/test_data_util.h"
 
 namespace rampart {
 namespace {
@@ -186,6 +189,44 @@ TEST(LayerSpec, InputsThatDoNotFit) {
   testing::BoundLayer bl(make_layer({{"type", "conv2d"}, {"in_channels", 3}, {"out_channels", 8}, {"kernel_size", 3}}, 0));
   Tensor x({2, 1, 8, 8}), y;
   EXPECT_NE(config_error([&] { bl->forward(x, y, Mode::kEval); }), "");
+}
+
+// The one JSON parse of user text: a key given twice is refused (naming the key and the element
+// of the top-level list it is in), and a parse error describes a binary byte instead of quoting it.
+TEST(LayerSpec, JsonTextWithDuplicateKeysOrBinaryBytesIsRefused) {
+  auto dup = [](const std::string& text) {
+    try {
+      parse_json_strict(text);
+    } catch (const JsonTextError& e) {
+      EXPECT_EQ(e.kind, JsonTextError::Kind::kDuplicateKey) << e.what();
+      return std::make_pair(e.key, e.element);
+    }
+    return std::make_pair(std::string("(none)"), int64_t(-2));
+  };
+  EXPECT_EQ(dup(R"([{"type": "flatten", "type": "relu"}])"), std::make_pair(std::string("type"), int64_t(0)));
+  EXPECT_EQ(dup(R"([{"a": 1}, [1, 2], 3, {"b": {"c": 1, "c": 2}}])"), std::make_pair(std::string("c"), int64_t(3)));
+  EXPECT_EQ(dup(R"({"x": 1, "x": 1})"), std::make_pair(std::string("x"), int64_t(-1)));
+  // The same key in different objects is fine; so is a key that is also a value.
+  EXPECT_EQ(parse_json_strict(R"([{"type": "relu"}, {"type": "relu", "x": "type"}])").size(), 2u);
+
+  try {
+    parse_json_strict(std::string("\x89PNG\r\n\x1a\n", 8));
+    ADD_FAILURE() << "binary text parsed";
+  } catch (const JsonTextError& e) {
+    const std::string w = e.what();
+    EXPECT_NE(w.find("byte 0x89 at offset 0"), std::string::npos) << w;
+    for (unsigned char c : w) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "raw byte " << int(c) << " in: " << w;
+  }
+  try {
+    parse_json_strict("[1, 2,\x01]");
+    ADD_FAILURE() << "a control byte parsed";
+  } catch (const JsonTextError& e) {
+    for (unsigned char c : std::string(e.what())) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << e.what();  // <U+0001>
+  }
+
+  // Through --model: 78 naming the layer and the key.
+  testing::expect_error([] { expand_model(R"([{"type": "flatten"}, {"type": "relu", "type": "relu"}])", {1, 2, 2}); },
+                        kExitConfig, {"model spec: layer 1: key \"type\" is given more than once"});
 }
 
 }  // namespace

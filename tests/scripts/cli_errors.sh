@@ -207,6 +207,7 @@ ds("d-classes5", img, lab, classes=5)
 ds("d-classesstr", img, lab, classes="ten")
 ds("d-scalar", np.uint8(3), lab)
 ds("d-3ch", np.zeros((8, 3, 28, 28), np.uint8), lab)
+ds("d-empty", np.zeros((0, 1, 28, 28), np.uint8), np.zeros(0, np.uint8))
 def damaged(name, fn):
     shutil.copy(ck, f"{d}/{name}.h5")
     with h5py.File(f"{d}/{name}.h5", "r+") as f: fn(f)
@@ -216,6 +217,10 @@ damaged("c-versionstr", lambda f: f.attrs.__setitem__("version", "one"))
 damaged("c-noarch", lambda f: f.attrs.__delitem__("arch_json"))
 damaged("c-archbad", lambda f: f.attrs.__setitem__("arch_json", "[{not json"))
 damaged("c-archobj", lambda f: f.attrs.__setitem__("arch_json", '{"type": "relu"}'))
+def archdup(f):  # layer 1 (relu) given "type" twice; the rest as written
+    a = f.attrs["arch_json"]; a = a.decode() if isinstance(a, bytes) else a
+    f.attrs["arch_json"] = json.dumps(json.loads(a)).replace('"type": "relu"', '"type": "relu", "type": "flatten"', 1)
+damaged("c-archdup", archdup)
 damaged("c-nomodel", lambda f: f.__delitem__("model"))
 damaged("c-noweight", lambda f: f.__delitem__("model/0.weight"))
 def reshape(f):
@@ -256,6 +261,8 @@ sc("sc-ok"); sc("sc-neg", fwd_s=-1.0); sc("sc-overlap", overlap_fraction=1.5); s
 sc("sc-world0", measured_world=0)
 c = dict(costs); del c["bwd_full_s"]
 with open(f"{d}/sc-missing.json", "w") as f: json.dump(c, f)
+with open(f"{d}/sc-dup.json", "w") as f: f.write(json.dumps(costs).replace('"fwd_s": 0.035', '"fwd_s": 0.035, "fwd_s": 9'))
+with open(f"{d}/sc-binary", "wb") as f: f.write(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
 with open(f"{d}/sc-big.json", "w") as f: f.write(json.dumps(costs).replace('"fwd_s": 0.035', '"fwd_s": 1e999'))
 PY
 ln -s "$tmp/nowhere" "$tmp/dangling"
@@ -325,6 +332,16 @@ expect 78 "training attack: eps must be <= 1 for pixels in [0,1], found 2" -- "$
 expect 78 "training attack: step size must be > 0, found 0" -- "$bin" train --data "$tmp/test.h5" --alpha 0
 expect 78 "training attack: steps must be >= 1, found -3 (use --attack none for clean training)" -- "$bin" train \
   --data "$tmp/test.h5" --steps -3
+# Attack sizes have an upper bound: --steps 1000000000 would never end (fgsm and none run no steps, so
+# without the bound these cases would exit 0 at once).
+expect 78 "--steps must be an integer in [1, 10000], found 1000000000" -- "$bin" train --data "$tmp/test.h5" \
+  --limit 64 --batch 32 --epochs 1 --attack none --steps 1000000000
+expect 78 "--eval-steps must be an integer in [1, 10000], found 10001" -- "$bin" train --data "$tmp/test.h5" \
+  --eval-steps 10001 "${small[@]}"
+expect 78 "--eval-restarts must be an integer in [1, 1000], found 1001" -- "$bin" train --data "$tmp/test.h5" \
+  --eval-restarts 1001 "${small[@]}"
+expect 78 "--steps must be an integer in [1, 10000], found 10001" -- "$bin" eval "${ev[@]}" --attack fgsm --steps 10001
+expect 78 "--restarts must be an integer in [1, 1000], found 1001" -- "$bin" eval "${ev[@]}" --attack fgsm --restarts 1001
 # Flags the chosen attack does not use are still checked, not silently ignored.
 expect 78 "--eps, --alpha, --steps (unused by --attack fgsm): step size must be > 0, found nan" -- "$bin" train \
   --data "$tmp/test.h5" --attack fgsm --alpha nan --limit 64 --epochs 1
@@ -409,6 +426,20 @@ expect 65 "lacks the step costs ([json.exception.type_error.302] type must be nu
 expect 65 "lacks the step costs ([json.exception.out_of_range.403] key 'bwd_full_s' not found)" -- \
   "$bin" "${plan[@]}" --step-costs "$tmp/sc-missing.json"
 expect 65 "number overflow parsing '1e999'" -- "$bin" "${plan[@]}" --step-costs "$tmp/sc-big.json"
+expect 66 "--step-costs: '$tmp' is a directory, expected a JSON file" -- "$bin" "${plan[@]}" --step-costs "$tmp"
+# A binary file: the byte is described, never quoted raw into the message.
+expect 65 "sc-binary' is not JSON ([json.exception.parse_error.101] parse error at line 1, column 1: syntax error while parsing value - invalid literal; found byte 0x89 at offset 0, not text" -- \
+  "$bin" "${plan[@]}" --step-costs "$tmp/sc-binary"
+expect 65 "sc-dup.json': key \"fwd_s\" is given more than once in one object; expected each key once" -- \
+  "$bin" "${plan[@]}" --step-costs "$tmp/sc-dup.json"
+# A dataset of 0 images: refused where it is opened, naming the file (not "0 steps per epoch").
+expect 65 "d-empty.h5: /images holds 0 images (shape [0, 1, 28, 28]); expected at least 1" -- \
+  "$bin" train --data "$tmp/d-empty.h5" "${small[@]}"
+expect 65 "d-empty.h5: /images holds 0 images" -- "$bin" eval --checkpoint "$ck" --data "$tmp/d-empty.h5"
+expect 65 "d-empty.h5: /images holds 0 images" -- "$bin" plan --data "$tmp/d-empty.h5" --step-costs "$tmp/sc-ok.json" \
+  --budget-usd 1 --price-per-gpu-hour 2.5
+expect 65 "d-empty.h5: /images holds 0 images" -- "$bin" train --data "$tmp/test.h5" --test-data "$tmp/d-empty.h5" \
+  --epochs 50
 expect 66 "nope.h5: no such file (expected an HDF5 file)" -- "$bin" "${plan[@]}" --step-costs "$tmp/sc-ok.json" \
   --test-data "$tmp/nope.h5"
 
@@ -471,6 +502,8 @@ expect 65 "c-noarch.h5: missing root attribute arch_json (the model spec)" -- \
   "$bin" eval --checkpoint "$tmp/c-noarch.h5" --data "$tmp/test.h5"
 expect 65 "attribute 'arch_json': expected JSON, found text that does not parse" -- \
   "$bin" eval --checkpoint "$tmp/c-archbad.h5" --data "$tmp/test.h5"
+expect 65 "attribute 'arch_json': element 1: key \"type\" is given more than once in one object" -- \
+  "$bin" eval --checkpoint "$tmp/c-archdup.h5" --data "$tmp/test.h5"
 expect 65 "attribute 'arch_json': expected a JSON array of layers, found object" -- \
   "$bin" eval --checkpoint "$tmp/c-archobj.h5" --data "$tmp/test.h5"
 expect 65 "c-nomodel.h5: missing group /model (the weights)" -- "$bin" eval --checkpoint "$tmp/c-nomodel.h5" \
@@ -568,6 +601,9 @@ expect 78 "model spec: expected a non-empty JSON list of layers, found an empty 
 expect 78 "layer 0: expected a JSON object such as {\"type\": \"relu\"}, found 1" -- model '[1]'
 expect 78 "layer 0: missing field \"type\"" -- model '[{}]'
 expect 78 "layer 0: \"type\" must be a string" -- model '[{"type": 7}]'
+expect 78 "model spec: layer 0: key \"type\" is given more than once" -- model '[{"type": "flatten", "type": "relu"}]'
+expect 78 "model spec: layer 1: key \"out_features\" is given more than once" -- \
+  model "[$fl, {\"type\": \"linear\", \"in_features\": 784, \"out_features\": 10, \"out_features\": 10}]"
 expect 78 "the spec is not valid JSON: [json.exception.parse_error.101]" -- model "[$fl, {\"type\": \"linear\""
 expect 78 "layer 0 (linear): \"out_features\" must be a positive integer, found 0" -- \
   model '[{"type": "linear", "in_features": 784, "out_features": 0}]'
