@@ -6,9 +6,12 @@
 #   scripts/fuzz.sh                      # every target, 20 s each
 #   SECONDS_EACH=600 scripts/fuzz.sh idx # one target, longer
 #   RUNS=1000000 scripts/fuzz.sh         # a fixed number of executions per target
-#   UNIT_TESTS=1 RUNS=5000 SEED=1 scripts/fuzz.sh idx model_spec config
-#                                        # what CI runs: the CPU unit tests under ASan + UBSan
-#                                        # first, then the same fuzz executions every time
+#   RUNS=5000 RUNS_dataset=300 RUNS_checkpoint=100 SEED=1 scripts/fuzz.sh
+#                                        # what CI runs: the same executions every time (RUNS_<target>
+#                                        # overrides RUNS for one target: the HDF5 readers fork a
+#                                        # child per input, h5::read_isolated, and run 10-40/s)
+#   UNIT_TESTS=1 scripts/fuzz.sh idx     # the CPU unit tests in the same build first
+#                                        # (scripts/sanitize.sh asan runs the whole suite there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
@@ -45,7 +48,9 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   cp -r "tests/fuzz/corpus/$t/." "$corpus/"
   limit=(-max_total_time="$SECONDS_EACH")
-  [ -z "$RUNS" ] || limit=(-runs="$RUNS")
+  runs_var=RUNS_$t
+  runs=${!runs_var:-$RUNS}
+  [ -z "$runs" ] || limit=(-runs="$runs")
   # -rss_limit_mb: a reader must not need gigabytes for a small file; -max_len: files up to 64 KiB.
   set +e
   "build-fuzz/fuzz/fuzz_$t" "$corpus" "${limit[@]}" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \

@@ -58,4 +58,23 @@ set -e
 cat "$work/full.err"
 [ "$rc" -eq 74 ] || fail "an unwritable metrics file: exit $rc, expected 74"
 grep -q "writing $work/full/metrics.jsonl failed" "$work/full.err" || fail "the message does not name the file"
+# 4. A budgeted plan for a million epochs: planning is quick and stays small (the plan is kept as
+# runs of epochs planned alike), so SIGTERM right after it stops the run at the next step. Its
+# size is the check, not its time: one row per epoch made every record and checkpoint hundreds of
+# megabytes and kept the signal waiting for minutes.
+"$bin" train "${common[@]}" --epochs 1000000 --budget-hours 1000 --out "$work/huge" >"$work/huge.out" 2>"$work/huge.err" &
+pid=$!
+wait_for "$work/huge.err" "step 1/" 300 || { tail -c 2000 "$work/huge.err"; fail "the million-epoch run did not start training"; }
+kill -TERM "$pid"
+set +e; wait "$pid"; rc=$?; set -e
+pid=""
+tail -n 1 "$work/huge.err"
+[ "$rc" -eq 75 ] || fail "SIGTERM after planning a million epochs: exit $rc, expected 75"
+bytes=$(stat -c %s "$work/huge/metrics.jsonl")
+[ "$bytes" -lt 1000000 ] || fail "metrics.jsonl holds $bytes bytes for a million-epoch plan (one row per epoch?)"
+# The same model's checkpoint from case 1 (a 1-epoch plan): the plan may add little to it.
+bytes=$(stat -c %s "$work/huge/checkpoint.h5"); one=$(stat -c %s "$work/run/checkpoint.h5")
+[ "$bytes" -lt $((one + 1000000)) ] || fail "the checkpoint holds $bytes bytes for a million-epoch plan, $one for one epoch"
+
+[ "$(wc -l <"$work/huge.err")" -lt 200 ] || fail "the million-epoch plan printed $(wc -l <"$work/huge.err") lines"
 echo "train_signals: passed"
