@@ -2,7 +2,7 @@
 # Inside CI's fresh root (.ci/run): README command 1 in its quick form, its summary checked
 # against what one epoch of the reference protocol reaches (PyTorch: clean 78.1%, FGSM 68.8%,
 # PGD-20 66.7% on the same 1,000 test images), then README command 2, the test suite, then the
-# sanitizer build's unit tests and short fuzz runs (scripts/fuzz.sh).
+# suite under sanitizers (scripts/sanitize.sh) and short fuzz runs (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -32,8 +32,14 @@ PY
 phase "tests: scripts/test.sh"
 scripts/test.sh
 
-# The CPU unit tests under AddressSanitizer + UndefinedBehaviorSanitizer, and a short fuzz run of
-# the readers that do not go through HDF5 (fixed seed: the same executions every time).
-phase "sanitizers and fuzzing: scripts/fuzz.sh"
-UNIT_TESTS=1 RUNS=5000 SEED=1 scripts/fuzz.sh idx model_spec config
+# The whole CPU suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer; short fuzz
+# runs of the five readers in that build (fixed seed: the same executions every time; the HDF5
+# readers fork a child per input and run slower); ThreadSanitizer on the reducer, the watchdog and
+# the stop-signal tests.
+phase "sanitizers: scripts/sanitize.sh asan"
+scripts/sanitize.sh asan
+phase "fuzzing: scripts/fuzz.sh"
+RUNS=5000 RUNS_dataset=300 RUNS_checkpoint=100 SEED=1 scripts/fuzz.sh
+phase "sanitizers: scripts/sanitize.sh tsan"
+scripts/sanitize.sh tsan
 phase "done"

@@ -26,17 +26,19 @@ case "$kind" in
     export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp/lsan.supp:print_suppressions=0}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     cd build-fuzz
+    # As many tests at once as cores (ctest honours each test's PROCESSORS and RESOURCE_LOCK): the
+    # suite passes on a busy machine (scripts/test-loaded.sh), and sanitized it runs 3x longer.
     status=0
     ASAN_OPTIONS=${ASAN_OPTIONS:-$asan:detect_leaks=1} \
-      ctest --output-on-failure --timeout 900 -LE cuda -R '[.]' "$@" || status=1
+      ctest --output-on-failure --timeout 900 -j"$jobs" -LE cuda -R '[.]' "$@" || status=1
     ASAN_OPTIONS=${ASAN_OPTIONS:-$asan:detect_leaks=0} \
-      ctest --output-on-failure --timeout 900 -LE cuda -E '[.]' "$@" || status=1
+      ctest --output-on-failure --timeout 900 -j"$jobs" -LE cuda -E '[.]' "$@" || status=1
     exit $status
     ;;
   tsan)
     scripts/install-deps.sh --with-slurm
     cmake --preset tsan >/dev/null
-    cmake --build build-tsan -j"$jobs" --target rampart test_cluster
+    cmake --build build-tsan -j"$jobs" --target rampart test_cluster checkpoint_diff
     dir=build-tsan
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp}
     # One OpenMP thread: GCC's libgomp synchronises through futexes TSan cannot see.

@@ -31,7 +31,7 @@ half=$(py "round(d['total_usd'] / 2, 6)" "$work/full.json")
   > "$work/small.json" || fail "plan with a budget of \$$half exited $?"
 [[ $(py "d['total_usd'] <= $half * (1 + 1e-9)" "$work/small.json") == True ]] || fail "the plan for \$$half is over budget"
 [[ $(py "d['rows'][0]['K']" "$work/small.json") -ge 1 ]] || fail "the plan for \$$half has no attack steps"
-"$RAMPART" plan "${cfg[@]}" --budget-hours 1 --limit 2000 | grep -q "^epoch" || fail "no table"
+"$RAMPART" plan "${cfg[@]}" --budget-hours 1 --limit 2000 | grep -q "^ *epoch  *eps  *K" || fail "no table"
 
 expect78() {  # message-regex, flags...
   local re=$1; shift
