@@ -252,7 +252,7 @@ TEST(H5Isolated, ChildOutcomesBecomeErrorsHere) {
 
 TEST(H5Isolated, AHangIsStoppedAtTheDeadline) {
   setenv("RAMPART_H5_ISOLATE_TIMEOUT", "1", 1);
-  testing::expect_error([] { h5::read_isolated("loop.h5", [] { for (volatile int i = 0;; i = i + 1) {} }); },
+  testing::expect_error([] { h5::read_isolated("loop.h5", [] { for (volatile unsigned i = 0;; i = i + 1u) {} }); },
                         kExitDataErr, {"loop.h5", "did not finish in 1 s"});
   unsetenv("RAMPART_H5_ISOLATE_TIMEOUT");
 }
