@@ -59,10 +59,10 @@ for t in "${targets[@]}"; do
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -n1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log" | tail -n1)
-  cov=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n1)
+  cov=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n1 || true)  # none when it failed on a seed
   if [ "$rc" -ne 0 ]; then
     echo "fuzz $t: FAILED (exit $rc) after ${execs:-?} executions; reproducer in build-fuzz/findings/:"
-    grep -E "ERROR|SUMMARY|fuzz:|runtime error|==[0-9]+==" "$work/$t.log" | head -n 20
+    grep -E "ERROR|SUMMARY|fuzz:|runtime error|==[0-9]+==|#[0-9]+ " "$work/$t.log" | head -n 40 || true
     status=1
   else
     echo "fuzz $t: ok, ${execs:-?} executions (${rate:-?}/s), ${cov:-cov ?}, corpus $(ls "$corpus" | wc -l) inputs"

@@ -16,7 +16,9 @@ for arg in "$@"; do
   case "$arg" in
     --with-slurm) pkgs+=(slurm-wlm munge) ;;
     --with-torch) pkgs+=(python3-torch python3-matplotlib) ;;
-    --with-fuzz) pkgs+=(clang libclang-rt-14-dev libomp-dev) ;;   # libFuzzer and the sanitizers' runtimes
+    # libFuzzer and the sanitizers' runtimes; llvm for llvm-symbolizer (named frames in reports,
+    # which the HDF5 fuzz targets read to tell HDF5's crashes from rampart's)
+    --with-fuzz) pkgs+=(clang libclang-rt-14-dev libomp-dev llvm) ;;
     *) echo "install-deps.sh: unknown option '$arg' (expected --with-slurm, --with-torch or --with-fuzz)" >&2; exit 64 ;;
   esac
 done
