@@ -72,7 +72,7 @@ inline bool crash_is_inside_hdf5(const std::string& report) {
     std::smatch m;
     if (!std::regex_match(line, m, frame)) continue;
     const std::string where = m[1];
-    for (const char* skip : {"libclang_rt", "asan_", "sanitizer_common", "__interceptor", "libgcc_s",
+    for (const char* skip : {"libclang_rt", "asan_", "__asan::", "__sanitizer::", "sanitizer_common", "__interceptor", "libgcc_s",
                              "libc.so", "sysdeps/", "in __mem", "in __str",  // libc, symbolized or not
                              // the allocator (ASan's): the caller asked for the size
                              "in malloc ", "in calloc ", "in realloc ", "in free ", "in strdup ", "in posix_memalign "})
