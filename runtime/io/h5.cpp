@@ -1,4 +1,5 @@
-// HDF5 wrapper: handles, type checks and row reads (see h5.h; atomic writes in h5_atomic.cpp).
+// HDF5 wrapper: handles, type checks and row reads (see h5.h; attributes in h5_attrs.cpp, atomic
+// writes in h5_atomic.cpp).
 #include "runtime/io/h5.h"
 
 #include <fcntl.h>
@@ -15,9 +16,10 @@
 #include <stdexcept>
 
 #include "runtime/errors.h"
+#include "runtime/io/h5_internal.h"
 
 namespace rampart::h5 {
-namespace {
+// Shared with the other h5_*.cpp files (h5_internal.h).
 
 // The most specific message on HDF5's error stack, then clears it. HDF5's
 // outer messages ("unable to open file") say less than the innermost one.
@@ -34,6 +36,8 @@ std::string hdf5_detail() {
   std::replace(out.begin(), out.end(), '\n', ' ');
   return out.empty() ? "" : " (HDF5: " + out + ")";
 }
+
+namespace {
 
 hid_t mem_type(DType t) {
   switch (t) {
@@ -68,6 +72,8 @@ size_t elem_size(DType t) {
   }
 }
 
+}  // namespace
+
 // Names a stored type the way numpy would ("float32", "int32", "string").
 std::string describe_type(hid_t t, DType* kind) {
   *kind = DType::kOther;
@@ -99,6 +105,8 @@ bool numeric_class(hid_t t) {
   return c == H5T_INTEGER || c == H5T_FLOAT;
 }
 
+namespace {
+
 // Compares names with runs of digits by value: "2.weight" < "10.weight".
 bool natural_less(const std::string& a, const std::string& b) {
   size_t i = 0, j = 0;
@@ -119,34 +127,6 @@ bool natural_less(const std::string& a, const std::string& b) {
     }
   }
   return a.size() - i < b.size() - j;
-}
-
-Handle open_attr(const Object& o, const std::string& name) {
-  quiet_errors();
-  if (H5Aexists(o.id(), name.c_str()) <= 0)
-    throw DataError(o.where() + ": missing attribute '" + name + "'");
-  hid_t a = H5Aopen(o.id(), name.c_str(), H5P_DEFAULT);
-  if (a < 0) throw DataError(o.where() + ": cannot open attribute '" + name + "'" + hdf5_detail());
-  return Handle(a, H5Aclose);
-}
-
-// A numeric attribute must hold exactly one value.
-void require_single(const Object& o, const std::string& name, hid_t attr) {
-  Handle space(H5Aget_space(attr), H5Sclose);
-  hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  if (n != 1)
-    throw DataError(o.where() + ": attribute '" + name + "': expected a single value, found " +
-                    std::to_string(n));
-}
-
-void create_attr(Object& o, const std::string& name, hid_t type, const void* value) {
-  quiet_errors();
-  if (H5Aexists(o.id(), name.c_str()) > 0 && H5Adelete(o.id(), name.c_str()) < 0)
-    throw IoError(o.where() + ": cannot replace attribute '" + name + "'" + hdf5_detail());
-  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle a(H5Acreate2(o.id(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!a.valid() || H5Awrite(a.get(), type, value) < 0)
-    throw IoError(o.where() + ": cannot write attribute '" + name + "'" + hdf5_detail());
 }
 
 std::string shape_or_scalar(const Shape& s) { return s.empty() ? "scalar" : shape_str(s); }
@@ -174,91 +154,6 @@ void quiet_errors() {
 std::string Object::child_path(const std::string& name) const {
   if (!name.empty() && name[0] == '/') return name;
   return path_ == "/" ? "/" + name : path_ + "/" + name;
-}
-
-bool Object::has_attr(const std::string& name) const {
-  quiet_errors();
-  return H5Aexists(id(), name.c_str()) > 0;
-}
-
-std::string Object::attr_string(const std::string& name) const {
-  Handle a = open_attr(*this, name);
-  Handle ftype(H5Aget_type(a.get()), H5Tclose);
-  if (H5Tget_class(ftype.get()) != H5T_STRING) {
-    DType k;
-    throw DataError(where() + ": attribute '" + name + "': expected a string, found " +
-                    describe_type(ftype.get(), &k));
-  }
-  Handle space(H5Aget_space(a.get()), H5Sclose);
-  if (H5Sget_simple_extent_npoints(space.get()) != 1)
-    throw DataError(where() + ": attribute '" + name + "': expected one string, found an array");
-  std::string out;
-  if (H5Tis_variable_str(ftype.get()) > 0) {
-    Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(mtype.get(), H5T_VARIABLE);
-    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
-    char* buf = nullptr;
-    if (H5Aread(a.get(), mtype.get(), &buf) < 0)
-      throw DataError(where() + ": cannot read string attribute '" + name + "'" + hdf5_detail());
-    if (buf) out = buf;
-    H5free_memory(buf);
-  } else {
-    size_t n = H5Tget_size(ftype.get());
-    std::vector<char> buf(n + 1, '\0');
-    if (H5Aread(a.get(), ftype.get(), buf.data()) < 0)
-      throw DataError(where() + ": cannot read string attribute '" + name + "'" + hdf5_detail());
-    out.assign(buf.data(), strnlen(buf.data(), n));
-    if (H5Tget_strpad(ftype.get()) == H5T_STR_SPACEPAD)
-      out.erase(out.find_last_not_of(' ') + 1);
-  }
-  return out;
-}
-
-int64_t Object::attr_int(const std::string& name) const {
-  Handle a = open_attr(*this, name);
-  Handle ftype(H5Aget_type(a.get()), H5Tclose);
-  if (H5Tget_class(ftype.get()) != H5T_INTEGER) {
-    DType k;
-    throw DataError(where() + ": attribute '" + name + "': expected an integer, found " +
-                    describe_type(ftype.get(), &k));
-  }
-  require_single(*this, name, a.get());
-  int64_t v = 0;
-  if (H5Aread(a.get(), H5T_NATIVE_INT64, &v) < 0)
-    throw DataError(where() + ": cannot read attribute '" + name + "'" + hdf5_detail());
-  return v;
-}
-
-double Object::attr_double(const std::string& name) const {
-  Handle a = open_attr(*this, name);
-  Handle ftype(H5Aget_type(a.get()), H5Tclose);
-  if (!numeric_class(ftype.get())) {
-    DType k;
-    throw DataError(where() + ": attribute '" + name + "': expected a number, found " +
-                    describe_type(ftype.get(), &k));
-  }
-  require_single(*this, name, a.get());
-  double v = 0;
-  if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0)
-    throw DataError(where() + ": cannot read attribute '" + name + "'" + hdf5_detail());
-  return v;
-}
-
-void Object::set_attr(const std::string& name, const std::string& value) {
-  // Variable-length UTF-8, as h5py writes str: no size limit from the object header.
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  const char* p = value.c_str();
-  create_attr(*this, name, type.get(), &p);
-}
-
-void Object::set_attr(const std::string& name, int64_t value) {
-  create_attr(*this, name, H5T_NATIVE_INT64, &value);
-}
-
-void Object::set_attr(const std::string& name, double value) {
-  create_attr(*this, name, H5T_NATIVE_DOUBLE, &value);
 }
 
 // ---- Dataset ---------------------------------------------------------------
@@ -459,59 +354,6 @@ Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type
   if (numel(shape) > 0 && H5Dwrite(d, mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     throw IoError(file_ + ": cannot write dataset " + p + hdf5_detail());
   return Dataset(std::move(h), file_, p, /*check_claim=*/false);
-}
-
-// ---- File ------------------------------------------------------------------
-
-File::File(Handle h, std::string path) : h_(std::move(h)), path_(std::move(path)), root_([&] {
-  hid_t g = H5Gopen2(h_.get(), "/", H5P_DEFAULT);
-  if (g < 0) throw DataError(path_ + " is not a valid HDF5 file (truncated or corrupt?)" + hdf5_detail());
-  return Group(Handle(g, H5Gclose), path_, "/");
-}()) {}
-
-File File::open(const std::string& path, bool writable) {
-  quiet_errors();
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
-    throw MissingInput(path + ": no such file (expected an HDF5 file)");
-  if (S_ISDIR(st.st_mode)) throw MissingInput(path + " is a directory, expected an HDF5 file");
-  if (::access(path.c_str(), writable ? R_OK | W_OK : R_OK) != 0)
-    throw MissingInput(path + ": cannot open: " + std::strerror(errno));
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    throw DataError(path + " is not a valid HDF5 file (truncated or corrupt?): no HDF5 signature found in " +
-                    std::to_string(st.st_size) + " bytes");
-  }
-  hid_t f = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) throw DataError(path + " is not a valid HDF5 file (truncated or corrupt?)" + hdf5_detail());
-  return File(Handle(f, H5Fclose), path);
-}
-
-File File::create(const std::string& path) {
-  quiet_errors();
-  // open(2) first: its errno says plainly why (no such directory, permission).
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw IoError("cannot create " + path + ": " + std::strerror(errno));
-  ::close(fd);
-  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
-  H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-  // Strong close: H5Fclose closes objects still open, so the file is complete when it returns.
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
-  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get());
-  if (f < 0) throw IoError("cannot create HDF5 file " + path + hdf5_detail());
-  return File(Handle(f, H5Fclose), path);
-}
-
-void File::flush() {
-  if (H5Fflush(h_.get(), H5F_SCOPE_GLOBAL) < 0) throw IoError(path_ + ": flushing to disk failed" + hdf5_detail());
-}
-
-void File::close() {
-  root_ = Group();
-  hid_t f = h_.release();
-  if (f < 0) return;
-  if (H5Fclose(f) < 0) throw IoError(path_ + ": closing failed (disk full?)" + hdf5_detail());
 }
 
 }  // namespace rampart::h5
