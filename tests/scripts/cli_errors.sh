@@ -492,34 +492,22 @@ expect 78 "layer 7 (linear): in_features is 3136 but the input has 576 features"
   --data "$tmp/small.h5"
 
 # Damaged checkpoints (65): format, version, model spec, weights.
-expect 65 "c-format.h5: expected root attribute format = \"rampart-checkpoint\", found \"pytorch\"" -- \
-  "$bin" eval --checkpoint "$tmp/c-format.h5" --data "$tmp/test.h5"
-expect 65 "c-v2.h5: expected checkpoint version 1, found 2 (written by a newer rampart?)" -- \
-  "$bin" eval --checkpoint "$tmp/c-v2.h5" --data "$tmp/test.h5"
-expect 65 "c-versionstr.h5:/: attribute 'version': expected an integer, found string" -- \
-  "$bin" eval --checkpoint "$tmp/c-versionstr.h5" --data "$tmp/test.h5"
-expect 65 "c-noarch.h5: missing root attribute arch_json (the model spec)" -- \
-  "$bin" eval --checkpoint "$tmp/c-noarch.h5" --data "$tmp/test.h5"
-expect 65 "attribute 'arch_json': expected JSON, found text that does not parse" -- \
-  "$bin" eval --checkpoint "$tmp/c-archbad.h5" --data "$tmp/test.h5"
-expect 65 "attribute 'arch_json': element 1: key \"type\" is given more than once in one object" -- \
-  "$bin" eval --checkpoint "$tmp/c-archdup.h5" --data "$tmp/test.h5"
-expect 65 "attribute 'arch_json': expected a JSON array of layers, found object" -- \
-  "$bin" eval --checkpoint "$tmp/c-archobj.h5" --data "$tmp/test.h5"
-expect 65 "c-nomodel.h5: missing group /model (the weights)" -- "$bin" eval --checkpoint "$tmp/c-nomodel.h5" \
-  --data "$tmp/test.h5"
-expect 65 "missing /model/0.weight [32, 1, 3, 3]; the checkpoint does not belong to this model" -- \
-  "$bin" eval --checkpoint "$tmp/c-noweight.h5" --data "$tmp/test.h5"
-expect 65 "/model/0.weight has shape [16, 1, 3, 3], expected [32, 1, 3, 3]" -- \
-  "$bin" eval --checkpoint "$tmp/c-shape.h5" --data "$tmp/test.h5"
-expect 65 "/model/0.weight has shape [32, 9], expected [32, 1, 3, 3]" -- \
-  "$bin" eval --checkpoint "$tmp/c-flat.h5" --data "$tmp/test.h5"
-expect 65 "/model/5.weight [4, 4] belongs to no layer of the model" -- \
-  "$bin" eval --checkpoint "$tmp/c-extra.h5" --data "$tmp/test.h5"
-expect 65 "c-f64.h5:/model/0.weight: expected float32, found float64 [32, 1, 3, 3]" -- \
-  "$bin" eval --checkpoint "$tmp/c-f64.h5" --data "$tmp/test.h5"
-expect 65 "checkpoint: /model/9.bias holds inf at index 3" -- "$bin" eval --checkpoint "$tmp/c-inf.h5" \
-  --data "$tmp/test.h5"
+# bad_checkpoint FILE TEXT: eval of the real test set with $tmp/FILE is 65 with TEXT.
+bad_checkpoint() { expect 65 "$2" -- "$bin" eval --checkpoint "$tmp/$1" --data "$tmp/test.h5"; }
+bad_checkpoint c-format.h5 "c-format.h5: expected root attribute format = \"rampart-checkpoint\", found \"pytorch\""
+bad_checkpoint c-v2.h5 "c-v2.h5: expected checkpoint version 1, found 2 (written by a newer rampart?)"
+bad_checkpoint c-versionstr.h5 "c-versionstr.h5:/: attribute 'version': expected an integer, found string"
+bad_checkpoint c-noarch.h5 "c-noarch.h5: missing root attribute arch_json (the model spec)"
+bad_checkpoint c-archbad.h5 "attribute 'arch_json': expected JSON, found text that does not parse"
+bad_checkpoint c-archdup.h5 "attribute 'arch_json': element 1: key \"type\" is given more than once in one object"
+bad_checkpoint c-archobj.h5 "attribute 'arch_json': expected a JSON array of layers, found object"
+bad_checkpoint c-nomodel.h5 "c-nomodel.h5: missing group /model (the weights)"
+bad_checkpoint c-noweight.h5 "missing /model/0.weight [32, 1, 3, 3]; the checkpoint does not belong to this model"
+bad_checkpoint c-shape.h5 "/model/0.weight has shape [16, 1, 3, 3], expected [32, 1, 3, 3]"
+bad_checkpoint c-flat.h5 "/model/0.weight has shape [32, 9], expected [32, 1, 3, 3]"
+bad_checkpoint c-extra.h5 "/model/5.weight [4, 4] belongs to no layer of the model"
+bad_checkpoint c-f64.h5 "c-f64.h5:/model/0.weight: expected float32, found float64 [32, 1, 3, 3]"
+bad_checkpoint c-inf.h5 "checkpoint: /model/9.bias holds inf at index 3"
 
 # IDX files, plain and gzip (65 bad data, 66 missing).
 imp() { "$bin" data import --images "$1" --labels "$2" --out "$tmp/z.h5"; }
