@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cluster/communicator_factory.h"
-#include "cluster/world.h"
+#include "cluster/comm/communicator_factory.h"
+#include "cluster/comm/world.h"
 
 using namespace rampart;
 

@@ -3,7 +3,7 @@
 # training, global batch 128): training throughput against ranks, time in the
 # gradient all-reduce and the fraction of it hidden behind backward, read from
 # each run's summary.json; the all-reduce microbenchmark; and the projection to
-# 64 ranks from cluster/cost_model.h (bench_scaling_projection).
+# 64 ranks from cluster/schedule/cost_model.h (bench_scaling_projection).
 #   benchmarks/bench_scaling.sh [--build DIR] [--limit N] [--epochs E] [--ranks "1 2"] [--repeat R] [--out DIR]
 # Ranks run under mpirun --bind-to none; rampart gives each rank cores / ranks
 # OpenMP threads (1 rank: 2 threads, 2 ranks: 1 each on a 2-core machine).
@@ -69,7 +69,7 @@ if [ -x "$build/bin/bench_allreduce" ] && [ "$maxn" -gt 1 ]; then
   ar_json=$work/allreduce.json
 fi
 
-# The projection to 64 ranks (cluster/cost_model.h), from the median-throughput runs.
+# The projection to 64 ranks (cluster/schedule/cost_model.h), from the median-throughput runs.
 pick() {  # the run of N ranks with the median throughput
   python3 - "$work" "$1" <<'PY'
 import glob, json, sys

@@ -1,5 +1,5 @@
 // Projects the weak-scaling efficiency of PGD adversarial training to many ranks
-// from what benchmarks/bench_scaling.sh measured, with cluster/cost_model.h:
+// from what benchmarks/bench_scaling.sh measured, with cluster/schedule/cost_model.h:
 //   per-rank compute  from the 2-rank run's summary.json: seconds per step less the
 //                     exposed all-reduce (so, local batch 64 on 1 thread); the 1-rank run
 //                     is only printed, since on a loaded 2-core machine its 2 OpenMP
@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cluster/cost_model.h"
+#include "cluster/schedule/cost_model.h"
 
 using namespace rampart;
 using nlohmann::json;

@@ -107,7 +107,7 @@ def main():
                  "small-cnn's gradients are 1.69 MB (421,642 floats).\n")
     if a.projection:
         p = out["projection"]
-        L.append("## Projection to 64 ranks (`cluster/cost_model.h` `scaling_efficiency`, weak scaling)\n")
+        L.append("## Projection to 64 ranks (`cluster/schedule/cost_model.h` `scaling_efficiency`, weak scaling)\n")
         L.append(f"From the median 2-rank run: {p['compute_s_per_step'] * 1e3:.0f} ms of compute per step and "
                  f"rank (local batch {p['local_batch']}, 1 thread; {p['attack_s_per_step'] * 1e3:.0f} ms of it the "
                  f"PGD-7 attack), all-reduce {p['allreduce_s_per_step_2ranks'] * 1e3:.2f} ms per step, "

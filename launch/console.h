@@ -5,7 +5,7 @@
 #include <fstream>
 #include <string>
 
-#include "cluster/trainer.h"
+#include "cluster/train/trainer.h"
 
 namespace rampart {
 

@@ -3,10 +3,10 @@
 #include <cstdint>
 #include <iostream>
 
-#include "cluster/communicator_factory.h"
-#include "cluster/compute_backend.h"
-#include "cluster/trainer.h"
-#include "cluster/world.h"
+#include "cluster/comm/communicator_factory.h"
+#include "cluster/train/compute_backend.h"
+#include "cluster/train/trainer.h"
+#include "cluster/comm/world.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 #include "launch/report.h"

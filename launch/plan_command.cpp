@@ -10,10 +10,10 @@
 #include <iostream>
 #include <sstream>
 
-#include "cluster/communicator.h"
-#include "cluster/plan_table.h"
-#include "cluster/step_calibration.h"
-#include "cluster/train_schedule.h"
+#include "cluster/comm/communicator.h"
+#include "cluster/schedule/plan_table.h"
+#include "cluster/schedule/step_calibration.h"
+#include "cluster/schedule/train_schedule.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 #include "launch/schedule_options.h"

@@ -6,8 +6,8 @@
 #include <string>
 #include <optional>
 
-#include "cluster/schedule_policy.h"
-#include "cluster/train_schedule.h"
+#include "cluster/schedule/schedule_policy.h"
+#include "cluster/schedule/train_schedule.h"
 #include "runtime/errors.h"
 
 namespace rampart {

@@ -1,7 +1,7 @@
 // The scheduler's options, shared by `rampart train` and `rampart plan` (same names, same INI
 // keys): plan accepts every train option, so one config file serves both.
 #pragma once
-#include "cluster/trainer.h"
+#include "cluster/train/trainer.h"
 #include "launch/options.h"
 
 namespace rampart {

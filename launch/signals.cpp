@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "cluster/trainer.h"
+#include "cluster/train/trainer.h"
 #include "launch/commands.h"
 
 namespace rampart {

@@ -4,11 +4,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "cluster/communicator_factory.h"
-#include "cluster/compute_backend.h"
-#include "cluster/train_schedule.h"
-#include "cluster/trainer.h"
-#include "cluster/world.h"
+#include "cluster/comm/communicator_factory.h"
+#include "cluster/train/compute_backend.h"
+#include "cluster/schedule/train_schedule.h"
+#include "cluster/train/trainer.h"
+#include "cluster/comm/world.h"
 #include "launch/commands.h"
 #include "launch/console.h"
 #include "launch/options.h"

@@ -76,7 +76,7 @@ class Tensor {
 
 // A view of a parameter (or its gradient) inside the model's flat buffers.
 // Parameters live in one contiguous buffer so that gradient buckets are plain
-// ranges of it: nothing is packed before an all-reduce (cluster/grad_reducer.h).
+// ranges of it: nothing is packed before an all-reduce (cluster/comm/grad_reducer.h).
 struct ParamView {
   std::string name;   // "<layer index>.weight", as in torch.nn.Sequential's state_dict
   Shape shape;        // PyTorch layout: conv [out, in, kh, kw], linear [out, in]

@@ -5,7 +5,7 @@
 #include <functional>
 #include <stdexcept>
 
-#include "cluster/communicator.h"
+#include "cluster/comm/communicator.h"
 
 namespace rampart::testing {
 

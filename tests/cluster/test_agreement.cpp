@@ -1,7 +1,7 @@
 // check_agreement(): names the fact, the ranks and their values; silent when all agree.
 #include <gtest/gtest.h>
 
-#include "cluster/agreement.h"
+#include "cluster/comm/agreement.h"
 #include "fake_communicator.h"
 #include "runtime/errors.h"
 

@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "cluster/bucketing.h"
+#include "cluster/comm/bucketing.h"
 
 namespace rampart {
 namespace {

@@ -9,9 +9,9 @@
 
 #include <filesystem>
 
-#include "cluster/communicator.h"
-#include "cluster/trainer.h"
-#include "cluster/training_scheduler.h"
+#include "cluster/comm/communicator.h"
+#include "cluster/train/trainer.h"
+#include "cluster/schedule/training_scheduler.h"
 #include "runtime/data/import.h"
 
 namespace rampart {

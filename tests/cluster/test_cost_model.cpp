@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "cluster/cost_model.h"
+#include "cluster/schedule/cost_model.h"
 
 namespace rampart {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <numeric>
 
-#include "cluster/grad_reducer.h"
+#include "cluster/comm/grad_reducer.h"
 #include "fake_communicator.h"
 
 namespace rampart {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <random>
 
-#include "cluster/overfit_guard.h"
+#include "cluster/schedule/overfit_guard.h"
 
 namespace rampart {
 namespace {

@@ -1,7 +1,7 @@
 // check_resume_config(): what may change across --resume, what must not, and the messages.
 #include <gtest/gtest.h>
 
-#include "cluster/resume_check.h"
+#include "cluster/train/resume_check.h"
 #include "runtime/errors.h"
 
 namespace rampart {

@@ -5,9 +5,9 @@
 
 #include <cmath>
 
-#include "cluster/budget.h"
-#include "cluster/plan_table.h"
-#include "cluster/schedule_policy.h"
+#include "cluster/schedule/budget.h"
+#include "cluster/schedule/plan_table.h"
+#include "cluster/schedule/schedule_policy.h"
 #include "runtime/errors.h"
 
 namespace rampart {

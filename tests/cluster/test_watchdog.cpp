@@ -6,7 +6,7 @@
 #include <mutex>
 #include <thread>
 
-#include "cluster/watchdog.h"
+#include "cluster/comm/watchdog.h"
 
 namespace rampart {
 namespace {

@@ -1,7 +1,7 @@
 // detect_world(): rank, size and local rank from launcher variables; garbage is a ConfigError.
 #include <gtest/gtest.h>
 
-#include "cluster/world.h"
+#include "cluster/comm/world.h"
 #include "runtime/errors.h"
 
 namespace rampart {

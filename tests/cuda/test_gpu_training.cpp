@@ -1,4 +1,4 @@
-// --device cuda against --device cpu through the real trainer (cluster/trainer.cpp)
+// --device cuda against --device cpu through the real trainer (cluster/train/trainer.cpp)
 // on Fashion-MNIST: a few steps from the same seed end with nearly the same weights,
 // momentum and losses; a checkpoint written on either device evaluates on the other
 // to the same clean accuracy; a GPU checkpoint resumes on the CPU; what the GPU
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "cluster/compute_backend.h"
-#include "cluster/distributed_eval.h"
-#include "cluster/trainer.h"
+#include "cluster/train/compute_backend.h"
+#include "cluster/train/distributed_eval.h"
+#include "cluster/train/trainer.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/eltwise.cuh"
 #include "runtime/checkpoint.h"

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "cluster/trainer.h"
+#include "cluster/train/trainer.h"
 #include "runtime/checkpoint.h"
 #include "runtime/errors.h"
 #include "train_fixture.h"

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "cluster/trainer.h"
+#include "cluster/train/trainer.h"
 #include "runtime/data/import.h"
 
 namespace rampart::testing {

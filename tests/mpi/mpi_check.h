@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "cluster/communicator.h"
+#include "cluster/comm/communicator.h"
 
 namespace rampart::mpitest {
 

@@ -6,10 +6,10 @@
 #include <numeric>
 #include <thread>
 
-#include "cluster/agreement.h"
-#include "cluster/communicator_factory.h"
-#include "cluster/grad_reducer.h"
-#include "cluster/world.h"
+#include "cluster/comm/agreement.h"
+#include "cluster/comm/communicator_factory.h"
+#include "cluster/comm/grad_reducer.h"
+#include "cluster/comm/world.h"
 #include "mpi_check.h"
 #include "runtime/errors.h"
 

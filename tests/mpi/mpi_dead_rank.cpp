@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "cluster/communicator_factory.h"
-#include "cluster/world.h"
+#include "cluster/comm/communicator_factory.h"
+#include "cluster/comm/world.h"
 
 using namespace rampart;
 

@@ -3,8 +3,8 @@
 // Used by the Slurm smoke test (srun --mpi=pmix) and handy for checking a launch.
 #include <cstdio>
 
-#include "cluster/communicator_factory.h"
-#include "cluster/world.h"
+#include "cluster/comm/communicator_factory.h"
+#include "cluster/comm/world.h"
 
 int main() {
   try {

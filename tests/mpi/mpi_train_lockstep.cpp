@@ -1,7 +1,7 @@
 // Every rank holds bit-identical weights after every training step.
 //   mpirun -np N mpi_train_lockstep DATA.h5 OUT_DIR [model ...]
 // For each model (default: small-cnn and small-cnn-bn), this program runs the
-// data-parallel PGD training step of cluster/trainer.cpp, written out here from
+// data-parallel PGD training step of cluster/train/trainer.cpp, written out here from
 // the same public pieces (sampler, Model, Attacker, softmax cross-entropy,
 // GradReducer, Sgd, LrSchedule, rank 0's batchnorm statistics), and after every
 // step compares a hash of each rank's parameters, momentum and buffers across
@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "cluster/communicator_factory.h"
-#include "cluster/grad_reducer.h"
-#include "cluster/trainer.h"
-#include "cluster/world.h"
+#include "cluster/comm/communicator_factory.h"
+#include "cluster/comm/grad_reducer.h"
+#include "cluster/train/trainer.h"
+#include "cluster/comm/world.h"
 #include "kernels/cpu/softmax_xent.h"
 #include "mpi_check.h"
 #include "runtime/attacks/attack.h"
@@ -84,7 +84,7 @@ void run_model(Communicator& comm, const std::string& data, const std::string& o
   cfg.out = out + "/" + model_name;
   cfg.config_text = "mpi_train_lockstep " + model_name;
 
-  // --- The trainer's step, from the same pieces (cluster/trainer.cpp) ---------
+  // --- The trainer's step, from the same pieces (cluster/train/trainer.cpp) ---------
   Dataset set(cfg.data, cfg.limit);
   const int64_t n = set.size(), C = set.channels(), H = set.height(), W = set.width(), img = C * H * W;
   const Shape example = {C, H, W};

@@ -16,10 +16,10 @@
 #include <memory>
 #include <string>
 
-#include "cluster/communicator_factory.h"
-#include "cluster/cuda/nccl_communicator.h"
-#include "cluster/trainer.h"
-#include "cluster/world.h"
+#include "cluster/comm/communicator_factory.h"
+#include "cluster/comm/nccl_communicator.h"
+#include "cluster/train/trainer.h"
+#include "cluster/comm/world.h"
 #include "kernels/cuda/device.h"
 #include "runtime/checkpoint.h"
 #include "runtime/model_state.h"

@@ -7,8 +7,8 @@
 
 #include <vector>
 
-#include "cluster/cuda/nccl_communicator.h"
-#include "cluster/world.h"
+#include "cluster/comm/nccl_communicator.h"
+#include "cluster/comm/world.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device.h"
 

@@ -1,0 +1,45 @@
+// Calibration of the cost model: time a few real passes of this model on a real batch
+// (forward, backward to the input, full backward, optimizer, data staging, and one gradient
+// all-reduce when world > 1) before training starts, or for `rampart plan`.
+// The model's weights, gradients' later use and batchnorm statistics are left as they were.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include "cluster/comm/communicator.h"
+#include "cluster/schedule/cost_model.h"
+#include "runtime/model.h"
+#include "runtime/tensor.h"
+
+namespace rampart {
+
+struct CalibrationOptions {
+  int repeats = 3;                // timed repetitions of each pass (the median is kept)
+  // Passes of the final evaluation per image: attack passes and extra forwards.
+  double eval_attack_passes = 21;  // e.g. FGSM (1) + PGD-20 x 1 restart
+  double eval_forwards = 3;        // clean + one per attack
+};
+
+// The passes to time, each a callable that runs one whole pass and returns when it
+// is done (a GPU backend waits for its stream), so that any device can be timed the
+// same way. forward, attack_pass and train_pass are skipped for an empty batch;
+// allreduce (one all-reduce of a gradient-sized buffer, as a step does it) only runs
+// when comm.size() > 1, and then on every rank: it is collective.
+struct CalibrationPasses {
+  int64_t batch = 0;                   // examples in the local batch
+  std::function<void()> forward;       // a forward pass
+  std::function<void()> attack_pass;   // forward, loss gradient, backward to the input
+  std::function<void()> train_pass;    // forward, loss gradient, backward to the parameters
+  std::function<void()> optimizer;     // one optimizer step (on scratch copies)
+  std::function<void()> allreduce;     // one gradient all-reduce
+};
+
+// Times the passes (median of opt.repeats after one warm-up each).
+StepCosts time_step_costs(const CalibrationPasses& passes, const CalibrationOptions& opt, Communicator& comm);
+
+// x: one local batch [n, C, H, W] in [0,1] with its labels. Collective when comm.size() > 1
+// (every rank must call it: the all-reduce is timed); each rank returns its own timings.
+StepCosts calibrate_step_costs(Model& model, const Tensor& x, const int32_t* labels, const CalibrationOptions& opt,
+                               Communicator& comm);
+
+}  // namespace rampart

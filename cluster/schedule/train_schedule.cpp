@@ -1,0 +1,125 @@
+// Training configuration -> scheduler inputs (see train_schedule.h).
+#include "cluster/schedule/train_schedule.h"
+
+#include <algorithm>
+
+#include "cluster/schedule/step_calibration.h"
+#include "runtime/errors.h"
+
+namespace rampart {
+
+Policy effective_policy(const TrainConfig& cfg) {
+  if (!cfg.schedule.empty()) return parse_policy(cfg.schedule);
+  return cfg.budget.limited() ? Policy::kBudgeted : Policy::kFixed;
+}
+
+AttackConfig training_attack(const TrainConfig& c) {
+  AttackConfig a;
+  if (c.attack == "pgd") a = pgd_config(c.eps, c.alpha, c.steps);
+  else if (c.attack == "fgsm-rs") a = fgsm_rs_config(c.eps);
+  else if (c.attack == "fgsm") a = fgsm_config(c.eps);
+  else if (c.attack == "pgd-l2") { a = pgd_config(c.eps, c.alpha, c.steps); a.norm = Norm::kL2; a.name = "pgd-l2"; }
+  else throw ConfigError("attack: expected pgd, fgsm-rs, fgsm, pgd-l2 or none, found \"" + c.attack + "\"");
+  a.early_stop_tau = c.early_stop_tau;
+  validate(a, "training attack");
+  return a;
+}
+
+AttackConfig scheduled_attack(const AttackConfig& base, Policy policy, const Decision& d, int early_stop_tau) {
+  AttackConfig a = base;
+  if (policy == Policy::kFixed) {
+    // The configured attack, unless the guard raised K.
+    if (d.K != a.steps) {
+      if (a.name == "fgsm-rs" || a.name == "fgsm") a = pgd_config(a.eps, float(d.alpha), d.K);
+      else { a.steps = d.K; a.alpha = float(d.alpha); }
+    }
+  } else if (d.K <= 1) {
+    a = fgsm_rs_config(float(d.eps));
+    if (d.alpha > 0) a.alpha = float(d.alpha);  // the plan's step (eps from a carried start)
+  } else {
+    a = pgd_config(float(d.eps), float(d.alpha), d.K);
+  }
+  a.early_stop_tau = early_stop_tau;
+  validate(a, "scheduled training attack");
+  return a;
+}
+
+bool carries_perturbations(const TrainConfig& cfg) {
+  if (cfg.attack_init == "carry") return true;
+  if (cfg.attack_init == "random") return false;
+  if (!cfg.attack_init.empty())
+    throw ConfigError("attack-init: expected random or carry, found \"" + cfg.attack_init + "\"");
+  return effective_policy(cfg) != Policy::kFixed;
+}
+
+int64_t probe_interval(const TrainConfig& cfg) {
+  if (cfg.attack == "none") return 0;
+  if (cfg.probe_every >= 0) return cfg.probe_every;
+  return effective_policy(cfg) == Policy::kFixed ? 0 : 100;
+}
+
+int64_t probe_holdout(const TrainConfig& cfg, int64_t n_images) {
+  if (probe_interval(cfg) <= 0) return 0;
+  return std::min<int64_t>(cfg.probe_images, n_images / 8);
+}
+
+void validate_schedule(const TrainConfig& cfg) {
+  const Policy p = effective_policy(cfg);
+  validate(cfg.budget, cfg.price);
+  if (p != Policy::kFixed && cfg.attack != "pgd" && cfg.attack != "fgsm-rs")
+    throw ConfigError("--schedule " + to_string(p) + " plans L-inf PGD and FGSM-RS steps; found --attack " +
+                      cfg.attack + "; use --attack pgd or --schedule fixed");
+  if (cfg.max_k < 1)
+    throw ConfigError("--max-steps-k must be at least 1, found " + std::to_string(cfg.max_k) +
+                      "; give e.g. --max-steps-k 10");
+  if (cfg.probe_every < -1)
+    throw ConfigError("--probe-every must be >= 0 steps (0: no guard), found " + std::to_string(cfg.probe_every) +
+                      "; give e.g. --probe-every 100");
+  if (cfg.probe_steps < 1 || cfg.probe_images < 1)
+    throw ConfigError("the guard's probe needs at least 1 step and 1 image");
+  carries_perturbations(cfg);  // ConfigError for an unknown --attack-init
+  if (cfg.budget.limited() && cfg.attack == "none")
+    throw ConfigError("a budget needs an attack to plan: found --attack none; use --attack pgd");
+}
+
+CalibrationOptions calibration_for(const TrainConfig& cfg) {
+  CalibrationOptions o;
+  o.eval_attack_passes = (cfg.eval_fgsm ? 1 : 0) + double(cfg.eval_steps) * cfg.eval_restarts;
+  o.eval_forwards = 1 + (cfg.eval_fgsm ? 1 : 0) + 1;
+  return o;
+}
+
+SchedulerSetup scheduler_setup(const TrainConfig& cfg, int world, int64_t steps_per_epoch, const CostModel& cost,
+                               double final_eval_images) {
+  SchedulerSetup s;
+  PlanInput& in = s.plan;
+  in.policy = effective_policy(cfg);
+  in.eps_target = std::max(cfg.eps, 1e-6f);  // > 0 even without an attack (nothing to plan then)
+  in.epochs = cfg.epochs;
+  in.steps_per_epoch = steps_per_epoch;
+  in.world = world;
+  in.fixed_k = cfg.attack == "fgsm-rs" || cfg.attack == "fgsm" ? 1 : std::max(1, cfg.steps);
+  in.max_k = cfg.max_k;
+  in.carry = cfg.attack != "none" && carries_perturbations(cfg);
+  // The fixed policy keeps the configured step; the others use 2.5 eps / K (FGSM-RS: 1.25 eps).
+  if (in.policy == Policy::kFixed && cfg.attack != "fgsm-rs" && cfg.attack != "fgsm") in.alpha_at_target = cfg.alpha;
+  in.cost = cost;
+  in.budget = cfg.budget;
+  in.price = cfg.price;
+  in.reserve.final_eval_images = final_eval_images;
+  // The model is a few MB; writing it takes well under a second here. Kept small so that
+  // short budgets stay usable; the 5% safety and the per-step budget check cover the rest.
+  in.reserve.checkpoint_s = 1.0;
+  in.probe.interval_steps = probe_interval(cfg);
+  in.probe.steps = cfg.probe_steps;
+  in.probe.images = cfg.probe_images;
+  if (cfg.early_stop_tau >= 0) in.early_stop = {true, cfg.early_stop_tau};
+  s.guard.probe_interval_steps = in.probe.interval_steps;
+  s.guard.probe_steps = cfg.probe_steps;
+  s.guard.probe_images = cfg.probe_images;
+  s.guard.max_k = std::max(cfg.max_k, in.fixed_k);
+  s.adaptive.max_k = cfg.max_k;
+  return s;
+}
+
+}  // namespace rampart

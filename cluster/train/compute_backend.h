@@ -1,0 +1,98 @@
+// What the training loop computes, behind one small interface, so that the loop
+// (cluster/train/trainer.cpp) reads the same on every device: attack a batch, forward and
+// loss, backward with the bucketed gradient all-reduce, the SGD update, evaluation.
+// Backends: cpu_backend.cpp (Model, Attacker, Sgd, Evaluator) and, in CUDA builds,
+// cuda/cuda_backend.cpp (GpuModel, GpuAttacker, GpuEvaluator); make_compute_backend()
+// in compute_backend.cpp is the one place that chooses.
+//
+// The host Model and Sgd stay the reference copy of the state: checkpoints, the
+// initial broadcast and the guard's snapshots read and write them, so files are the
+// same bytes on every device. A device backend copies the state across only when
+// asked (download_state / upload_state); on the CPU both are no-ops.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/comm/communicator.h"
+#include "cluster/schedule/cost_model.h"
+#include "cluster/comm/grad_reducer.h"
+#include "cluster/schedule/step_calibration.h"
+#include "runtime/attacks/attack.h"
+#include "runtime/data/dataset.h"
+#include "runtime/evaluate.h"
+#include "runtime/model.h"
+#include "runtime/optimizer.h"
+
+namespace rampart {
+
+// Sums of one forward's softmax cross-entropy over this rank's examples.
+struct LossTotals {
+  double loss_sum = 0;
+  int64_t correct = 0;
+};
+
+class ComputeBackend {
+ public:
+  virtual ~ComputeBackend() = default;
+  virtual std::string device() const = 0;    // "cpu" or "cuda" (as --device spells it)
+  virtual std::string describe() const = 0;  // for messages, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
+
+  // ConfigError for an attack this device cannot run, so that a run fails before it starts.
+  virtual void check_attack(const AttackConfig& a) const {}
+
+  // Timed passes for the cost model on one local batch (step_calibration.h).
+  // Collective when the world has more than one rank.
+  virtual StepCosts calibrate(const Tensor& x, const int32_t* labels, const CalibrationOptions& opt) = 0;
+
+  // --- One training step, in this order ---------------------------------------
+  // x: [n, C, H, W] in [0,1], labels: [n], this rank's part of the batch (n may be 0).
+  // Both must stay valid and unchanged until forward_loss() returns.
+  virtual void set_batch(const Tensor& x, const int32_t* labels) = 0;
+  // Attacks the batch (n > 0); the step then trains on the attack's output.
+  // carried (host pointers, optional): carried starts (runtime/attacks/carry.h).
+  virtual AttackStats attack(const AttackConfig& cfg, const RandomKey& key,
+                             const CarriedStart* carried = nullptr) = 0;
+  // The last attack's output on the host, [n, C, H, W] (to carry it to the next epoch).
+  virtual const Tensor& adversarial_host() = 0;
+  // Training-mode forward and softmax cross-entropy; the gradient of the logits is
+  // kept for backward, scaled by grad_scale (1 / global batch: the all-reduce sums).
+  virtual LossTotals forward_loss(float grad_scale) = 0;
+  // Backward of that loss; gradients are all-reduced bucket by bucket while backward
+  // runs on earlier layers. On return they hold the sum over ranks.
+  virtual GradReducer::Stats backward_allreduce() = 0;
+  // SGD with momentum on the summed gradients.
+  virtual void sgd_step(double lr) = 0;
+
+  // --- State --------------------------------------------------------------------
+  // Device -> host Model parameters and Sgd momentum (before a checkpoint or snapshot).
+  virtual void download_state() = 0;
+  // Host -> device (after the host state was changed: a snapshot restored).
+  virtual void upload_state() = 0;
+
+  // --- Evaluation with the current weights --------------------------------------
+  // One batch (x: [n, C, H, W], n may be 0), counts of this rank only.
+  virtual EvalCounts evaluate_batch(const Tensor& x, const int32_t* labels, int64_t first_example,
+                                    const std::vector<AttackConfig>& attacks, uint64_t seed) = 0;
+  // The first n images of `set`, split across ranks (distributed_eval.h); totals.
+  virtual EvalCounts evaluate_shard(const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
+                                    uint64_t seed, int64_t batch) = 0;
+};
+
+// Throws ConfigError unless `device` can run here: "cpu" always; "cuda" in a build
+// with the CUDA backend on a machine with a visible GPU. The message says what was
+// expected, what was found and how to fix it.
+void check_device(const std::string& device);
+
+// The backend for `device` ("cpu" or "cuda"; check_device() first). model (and sgd)
+// are the host copies; they must outlive the backend. A device backend starts from
+// their current values (uploads them). sgd == nullptr: evaluation only (the training
+// calls then throw std::logic_error). comm: the job's communicator (with NCCL, the
+// gradients are reduced in GPU memory). local_rank picks the GPU (world.h).
+// bucket_bytes: the gradient all-reduce's bucket size.
+// Throws ConfigError for a model the device cannot run (batchnorm on GPU, say).
+std::unique_ptr<ComputeBackend> make_compute_backend(const std::string& device, Model& model, Sgd* sgd,
+                                                     Communicator& comm, int local_rank, int64_t bucket_bytes);
+
+}  // namespace rampart
