@@ -1,4 +1,5 @@
-// A dense float32 tensor that owns 64-byte aligned storage.
+// Dense float32 tensors (and typed buffers) that own storage on one device:
+// 64-byte aligned host memory, or GPU memory from the caching allocator.
 // Activations of 4-D layers are stored channels-last: logical shape [N, C, H, W],
 // memory order N, H, W, C ("nhwc"), which oneDNN's AVX-512 convolutions and our
 // pooling kernels read without reorders. 2-D tensors are [N, F] row-major.
@@ -10,6 +11,9 @@
 #include <new>
 #include <string>
 #include <vector>
+
+#include "kernels/common/device.h"
+#include "kernels/dispatch/memory.h"
 
 namespace rampart {
 
@@ -23,35 +27,108 @@ inline int64_t numel(const Shape& s) {
 
 std::string shape_str(const Shape& s);
 
+// A growable array of T on one device: resize() reallocates only to grow, so
+// buffers that see the same batch every step allocate once. Contents are not
+// kept by a growth. Host code may index it only on the CPU.
+template <class T>
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(Device d) : device_(d) {}
+  ~Buffer() { kernels::release(device_, data_); }
+  Buffer(Buffer&& o) noexcept { swap(o); }
+  Buffer& operator=(Buffer&& o) noexcept { swap(o); return *this; }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  void resize(int64_t n) {
+    if (n > capacity_) {
+      kernels::release(device_, data_);
+      data_ = nullptr;
+      capacity_ = 0;
+      data_ = static_cast<T*>(kernels::allocate(device_, sizeof(T) * size_t(n)));
+      capacity_ = n;
+    }
+    size_ = n;
+  }
+  // Moves to another device, dropping the contents (for scratch buffers).
+  void set_device(Device d) {
+    if (d == device_) return;
+    kernels::release(device_, data_);
+    data_ = nullptr;
+    capacity_ = size_ = 0;
+    device_ = d;
+  }
+  void zero() { kernels::zero_bytes(device_, data_, sizeof(T) * size_t(size_)); }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  T& operator[](int64_t i) { return data_[i]; }
+  const T& operator[](int64_t i) const { return data_[i]; }
+  int64_t size() const { return size_; }
+  Device device() const { return device_; }
+
+ private:
+  void swap(Buffer& o) noexcept {
+    std::swap(data_, o.data_); std::swap(size_, o.size_);
+    std::swap(capacity_, o.capacity_); std::swap(device_, o.device_);
+  }
+  T* data_ = nullptr;
+  int64_t size_ = 0, capacity_ = 0;
+  Device device_ = Device::kCpu;
+};
+
+// A float32 tensor on one device (the CPU unless said otherwise). Layers call the
+// kernel for the device of their tensors (kernels/dispatch/); only CPU tensors may
+// be read element by element from host code.
 class Tensor {
  public:
   Tensor() = default;
-  explicit Tensor(Shape shape) { resize(std::move(shape)); }
-  Tensor(const Tensor& o) : Tensor(o.shape_) { if (size_) std::memcpy(data_, o.data_, size_ * sizeof(float)); }
+  explicit Tensor(Shape shape, Device d = Device::kCpu) : device_(d) { resize(std::move(shape)); }
+  Tensor(const Tensor& o) : device_(o.device_) { copy_from(o); }
   Tensor& operator=(const Tensor& o) {
-    if (this != &o) { resize(o.shape_); if (size_) std::memcpy(data_, o.data_, size_ * sizeof(float)); }
+    if (this != &o) copy_from(o);
     return *this;
   }
   Tensor(Tensor&& o) noexcept { swap(o); }
   Tensor& operator=(Tensor&& o) noexcept { swap(o); return *this; }
-  ~Tensor() { std::free(data_); }
+  ~Tensor() { kernels::release(device_, data_); }
 
   // Reshapes; reallocates only when the new size exceeds the capacity, so a
   // layer that sees the same batch size every step never allocates.
   void resize(Shape shape) {
     int64_t n = numel(shape);
     if (n > capacity_) {
-      std::free(data_);
-      size_t bytes = ((size_t(n) * sizeof(float) + 63) / 64) * 64;
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data_) throw std::bad_alloc();
+      kernels::release(device_, data_);
+      data_ = nullptr;
+      capacity_ = 0;
+      data_ = static_cast<float*>(kernels::allocate(device_, size_t(n) * sizeof(float)));
       capacity_ = n;
     }
     size_ = n;
     shape_ = std::move(shape);
   }
-  void zero() { if (size_) std::memset(data_, 0, size_ * sizeof(float)); }
-  void fill(float v) { for (int64_t i = 0; i < size_; ++i) data_[i] = v; }
+  // Copies o's shape and values into this tensor, on this tensor's device.
+  void copy_from(const Tensor& o) {
+    resize(o.shape_);
+    kernels::copy_bytes(device_, data_, o.device_, o.data_, size_t(size_) * sizeof(float));
+  }
+  // A copy on device d.
+  Tensor to(Device d) const {
+    Tensor t(shape_, d);
+    kernels::copy_bytes(d, t.data_, device_, data_, size_t(size_) * sizeof(float));
+    return t;
+  }
+  // Moves the storage to device d, dropping the values (for outputs and scratch).
+  void set_device(Device d) {
+    if (d == device_) return;
+    kernels::release(device_, data_);
+    data_ = nullptr;
+    capacity_ = size_ = 0;
+    shape_.clear();
+    device_ = d;
+  }
+  void zero() { kernels::zero_bytes(device_, data_, size_t(size_) * sizeof(float)); }
+  void fill(float v) { for (int64_t i = 0; i < size_; ++i) data_[i] = v; }  // CPU only
 
   float* data() { return data_; }
   const float* data() const { return data_; }
@@ -62,16 +139,19 @@ class Tensor {
   int64_t size() const { return size_; }
   int ndim() const { return int(shape_.size()); }
   bool empty() const { return size_ == 0; }
+  Device device() const { return device_; }
+  bool on_cpu() const { return device_ == Device::kCpu; }
 
  private:
   void swap(Tensor& o) noexcept {
     std::swap(data_, o.data_); std::swap(size_, o.size_);
-    std::swap(capacity_, o.capacity_); std::swap(shape_, o.shape_);
+    std::swap(capacity_, o.capacity_); std::swap(shape_, o.shape_); std::swap(device_, o.device_);
   }
   float* data_ = nullptr;
   int64_t size_ = 0;
   int64_t capacity_ = 0;
   Shape shape_;
+  Device device_ = Device::kCpu;
 };
 
 // A view of a parameter (or its gradient) inside the model's flat buffers.

@@ -5,7 +5,7 @@
 #include "cluster/comm/communicator_factory.h"
 #include "cluster/comm/mpi_communicator.h"
 #include "runtime/errors.h"
-#ifdef RAMPART_HAVE_CUDA
+#if RAMPART_HAVE_CUDA
 #include "cluster/comm/nccl_communicator.h"
 #endif
 
@@ -24,7 +24,7 @@ std::unique_ptr<Communicator> make_communicator(const World& world, const std::s
   }
   if (backend == "mpi") return make_mpi_communicator(world, timeout_s);
   if (backend == "nccl") {
-#ifdef RAMPART_HAVE_CUDA
+#if RAMPART_HAVE_CUDA
     return make_nccl_communicator(world, timeout_s);
 #else
     throw ConfigError("--backend nccl needs a build with the CUDA backend (-DRAMPART_CUDA=ON); use --backend mpi (or auto)");

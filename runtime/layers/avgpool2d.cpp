@@ -17,13 +17,13 @@ void AvgPool2d::forward(const Tensor& x, Tensor& y, Mode) {
   if (x.ndim() != 4 || g_.out_h(int(x.dim(2))) <= 0 || g_.out_w(int(x.dim(3))) <= 0) output_shape(x.shape());
   int n = int(x.dim(0)), c = int(x.dim(1)), ih = int(x.dim(2)), iw = int(x.dim(3));
   ensure_shape(y, n, c, g_.out_h(ih), g_.out_w(iw));
-  kernels::cpu::avgpool_forward(g_, n, ih, iw, c, x.data(), y.data());
+  ops::avgpool_forward(x.device(), g_, n, ih, iw, c, x.data(), y.data());
 }
 
 void AvgPool2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, bool) {
   if (!dx) return;
   ensure_shape_like(*dx, x);
-  kernels::cpu::avgpool_backward(g_, int(x.dim(0)), int(x.dim(2)), int(x.dim(3)), int(x.dim(1)), dy.data(),
+  ops::avgpool_backward(dy.device(), g_, int(x.dim(0)), int(x.dim(2)), int(x.dim(3)), int(x.dim(1)), dy.data(),
                                  dx->data());
 }
 

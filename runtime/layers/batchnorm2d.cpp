@@ -1,21 +1,18 @@
-// batchnorm2d on kernels/cpu/batchnorm.* and eltwise.*.
+// batchnorm2d on ops::batchnorm_* (kernels/cpu/batchnorm.* on the CPU).
 // Rows = N*H*W values per channel; channels are contiguous (nhwc).
 #include "runtime/layers/batchnorm2d.h"
 
 #include <cmath>
 
-#include "kernels/cpu/batchnorm.h"
-#include "kernels/cpu/eltwise.h"
 #include "runtime/layers/layer_util.h"
 #include "runtime/layers/spec_fields.h"
 
 namespace rampart {
 
-namespace cpu = kernels::cpu;
 
 BatchNorm2d::BatchNorm2d(int index, int num_features, double eps, std::optional<double> momentum)
     : index_(index), c_(num_features), eps_(eps), momentum_(momentum),
-      mean_(c_), var_(c_), invstd_(c_), scale_(c_), shift_(c_), sum_dy_(c_), sum_dy_xhat_(c_) {}
+      mean_({num_features}), invstd_({num_features}) {}
 
 std::unique_ptr<Layer> BatchNorm2d::from_spec(const nlohmann::json& spec, int index) {
   SpecFields f(spec, index, "batchnorm2d", {"num_features", "eps", "momentum"});
@@ -75,65 +72,46 @@ void BatchNorm2d::check_input(const Tensor& x) const {
   if (x.ndim() != 4 || x.dim(1) != c_) output_shape(x.shape());  // throws with the reason
 }
 
+ops::BatchNormArgs BatchNorm2d::args(int64_t rows) {
+  ops::BatchNormArgs a;
+  a.rows = rows;
+  a.c = c_;
+  a.eps = eps_;
+  a.momentum = momentum_ ? *momentum_ : -1.0;
+  a.gamma = weight_->value;
+  a.beta = bias_->value;
+  a.running_mean = running_mean_->value;
+  a.running_var = running_var_->value;
+  a.num_batches = num_batches_->value;
+  a.mean = mean_.data();
+  a.invstd = invstd_.data();
+  return a;
+}
+
 void BatchNorm2d::forward(const Tensor& x, Tensor& y, Mode mode) {
   check_input(x);
   const int64_t rows = x.dim(0) * x.dim(2) * x.dim(3);
   ensure_shape_like(y, x);
   last_mode_ = mode;
-  const float* gamma = weight_->value;
-  const float* beta = bias_->value;
-  if (mode == Mode::kTrain) {
-    if (rows < 2)
-      throw DataError("layer " + std::to_string(index_) +
-                      " (batchnorm2d): training needs more than one value per channel, found input " +
-                      shape_str(x.shape()));
-    cpu::bn_mean_var(x.data(), rows, c_, mean_.data(), var_.data());
-    // PyTorch: running stats move by momentum (or 1/count for momentum None),
-    // and the running variance is the unbiased one.
-    float count = num_batches_->value[0] + 1.0f;
-    num_batches_->value[0] = count;
-    double m = momentum_ ? *momentum_ : 1.0 / double(count);
-    double unbias = double(rows) / double(rows - 1);
-    for (int ch = 0; ch < c_; ++ch) {
-      running_mean_->value[ch] = float((1 - m) * running_mean_->value[ch] + m * mean_[ch]);
-      running_var_->value[ch] = float((1 - m) * running_var_->value[ch] + m * var_[ch] * unbias);
-    }
-  } else {
-    for (int ch = 0; ch < c_; ++ch) {
-      mean_[ch] = running_mean_->value[ch];
-      var_[ch] = running_var_->value[ch];
-    }
+  if (mode == Mode::kTrain && rows < 2)
+    throw DataError("layer " + std::to_string(index_) +
+                    " (batchnorm2d): training needs more than one value per channel, found input " +
+                    shape_str(x.shape()));
+  mean_.set_device(x.device());
+  invstd_.set_device(x.device());
+  if (mean_.size() != c_) {
+    mean_.resize({c_});
+    invstd_.resize({c_});
   }
-  for (int ch = 0; ch < c_; ++ch) {
-    invstd_[ch] = float(1.0 / std::sqrt(double(var_[ch]) + eps_));
-    scale_[ch] = gamma[ch] * invstd_[ch];
-    shift_[ch] = beta[ch] - mean_[ch] * scale_[ch];
-  }
-  cpu::channel_scale_shift(x.data(), scale_.data(), shift_.data(), y.data(), rows, c_);
+  ops::batchnorm_forward(x.device(), args(rows), mode == Mode::kTrain, x.data(), y.data());
 }
 
 void BatchNorm2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, bool param_grads) {
   const int64_t rows = x.dim(0) * x.dim(2) * x.dim(3);
-  // mean_ and invstd_ hold the statistics of the last forward (batch or running).
-  bool need_sums = param_grads || (dx && last_mode_ == Mode::kTrain);
-  if (need_sums)
-    cpu::bn_backward_sums(x.data(), dy.data(), mean_.data(), invstd_.data(), rows, c_, sum_dy_.data(),
-                          sum_dy_xhat_.data());
-  if (param_grads) {
-    for (int ch = 0; ch < c_; ++ch) {
-      weight_->grad[ch] = sum_dy_xhat_[ch];
-      bias_->grad[ch] = sum_dy_[ch];
-    }
-  }
-  if (!dx) return;
-  ensure_shape_like(*dx, x);
-  if (last_mode_ == Mode::kTrain) {
-    cpu::bn_backward_train_dx(x.data(), dy.data(), mean_.data(), invstd_.data(), weight_->value, sum_dy_.data(),
-                              sum_dy_xhat_.data(), rows, c_, dx->data());
-  } else {
-    // Running statistics are constants: dx = dy * gamma * invstd.
-    cpu::channel_scale_shift(dy.data(), scale_.data(), nullptr, dx->data(), rows, c_);
-  }
+  if (dx) ensure_shape_like(*dx, x);
+  ops::batchnorm_backward(x.device(), args(rows), last_mode_ == Mode::kTrain, x.data(), dy.data(),
+                          dx ? dx->data() : nullptr, param_grads ? weight_->grad : nullptr,
+                          param_grads ? bias_->grad : nullptr);
 }
 
 }  // namespace rampart

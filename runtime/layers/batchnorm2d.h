@@ -41,7 +41,9 @@ class BatchNorm2d : public Layer {
   Mode last_mode_ = Mode::kEval;
   // Per-channel scratch, [C] each: the statistics used by the last forward
   // (batch or running), and the folded scale/shift.
-  std::vector<float> mean_, var_, invstd_, scale_, shift_, sum_dy_, sum_dy_xhat_;
+  // The statistics of the last forward (batch or running), on its device, for backward.
+  Tensor mean_, invstd_;
+  ops::BatchNormArgs args(int64_t rows);
 };
 
 }  // namespace rampart

@@ -1,4 +1,4 @@
-// conv2d on oneDNN (kernels/cpu/conv_dnnl.*): spec parsing, shapes, init, passes.
+// conv2d on ops::Conv (oneDNN on the CPU, cuDNN on the GPU): spec parsing, shapes, init, passes.
 #include "runtime/layers/conv2d.h"
 
 #include <cmath>
@@ -9,7 +9,15 @@
 namespace rampart {
 
 Conv2d::Conv2d(int index, const kernels::cpu::ConvGeometry& g)
-    : index_(index), g_(g), conv_(std::make_unique<kernels::cpu::ConvDnnl>(g)) {}
+    : index_(index), g_(g) {}
+
+ops::Conv& Conv2d::kernel(Device d) {
+  if (!conv_ || conv_device_ != d) {
+    conv_ = ops::make_conv(d, g_);
+    conv_device_ = d;
+  }
+  return *conv_;
+}
 
 std::unique_ptr<Layer> Conv2d::from_spec(const nlohmann::json& spec, int index) {
   SpecFields f(spec, index, "conv2d",
@@ -78,16 +86,16 @@ void Conv2d::forward(const Tensor& x, Tensor& y, Mode) {
   check_input(x);
   int n = int(x.dim(0)), ih = int(x.dim(2)), iw = int(x.dim(3));
   ensure_shape(y, n, g_.oc, g_.out_h(ih), g_.out_w(iw));
-  conv_->forward(n, ih, iw, x.data(), weight_->value, bias_ ? bias_->value : nullptr, y.data());
+  kernel(x.device()).forward(n, ih, iw, x.data(), weight_->value, bias_ ? bias_->value : nullptr, y.data());
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, bool param_grads) {
   int n = int(x.dim(0)), ih = int(x.dim(2)), iw = int(x.dim(3));
   if (param_grads)
-    conv_->backward_weights(n, ih, iw, x.data(), dy.data(), weight_->grad, bias_ ? bias_->grad : nullptr);
+    kernel(x.device()).backward_weights(n, ih, iw, x.data(), dy.data(), weight_->grad, bias_ ? bias_->grad : nullptr);
   if (dx) {
     ensure_shape_like(*dx, x);
-    conv_->backward_data(n, ih, iw, dy.data(), weight_->value, dx->data());
+    kernel(x.device()).backward_data(n, ih, iw, dy.data(), weight_->value, dx->data());
   }
 }
 

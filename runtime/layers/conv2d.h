@@ -4,7 +4,7 @@
 #pragma once
 #include <memory>
 
-#include "kernels/cpu/conv_dnnl.h"
+#include "kernels/dispatch/ops.h"
 #include "runtime/layers/layer.h"
 
 namespace rampart {
@@ -25,7 +25,8 @@ class Conv2d : public Layer {
   double flops(const Shape& in) const override;
 
   const kernels::cpu::ConvGeometry& geometry() const { return g_; }
-  kernels::cpu::ConvDnnl& kernel() { return *conv_; }
+  // The convolution kernel for device d (made on first use there).
+  ops::Conv& kernel(Device d);
 
  private:
   void check_input(const Tensor& x) const;
@@ -33,7 +34,8 @@ class Conv2d : public Layer {
   kernels::cpu::ConvGeometry g_;
   ParamView* weight_ = nullptr;
   ParamView* bias_ = nullptr;
-  std::unique_ptr<kernels::cpu::ConvDnnl> conv_;
+  std::unique_ptr<ops::Conv> conv_;
+  Device conv_device_ = Device::kCpu;
 };
 
 }  // namespace rampart

@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "kernels/cpu/eltwise.h"
+#include "kernels/dispatch/ops.h"
 #include "runtime/layers/layer_util.h"
 #include "runtime/layers/spec_fields.h"
 
@@ -32,10 +32,10 @@ void Flatten::forward(const Tensor& x, Tensor& y, Mode) {
   int64_t n = x.dim(0);
   if (x.ndim() == 4) {
     ensure_shape(y, n, x.dim(1) * x.dim(2) * x.dim(3));
-    kernels::cpu::nhwc_to_nchw(x.data(), y.data(), n, x.dim(2) * x.dim(3), x.dim(1));
+    ops::nhwc_to_nchw(x.device(), x.data(), y.data(), n, x.dim(2) * x.dim(3), x.dim(1));
   } else {
     ensure_shape(y, n, x.dim(1));
-    std::memcpy(y.data(), x.data(), sizeof(float) * x.size());
+    ops::copy(x.device(), y.data(), x.data(), x.size());
   }
 }
 
@@ -43,9 +43,9 @@ void Flatten::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor*
   if (!dx) return;
   ensure_shape_like(*dx, x);
   if (x.ndim() == 4)
-    kernels::cpu::nchw_to_nhwc(dy.data(), dx->data(), x.dim(0), x.dim(2) * x.dim(3), x.dim(1));
+    ops::nchw_to_nhwc(dy.device(), dy.data(), dx->data(), x.dim(0), x.dim(2) * x.dim(3), x.dim(1));
   else
-    std::memcpy(dx->data(), dy.data(), sizeof(float) * x.size());
+    ops::copy(dy.device(), dx->data(), dy.data(), x.size());
 }
 
 }  // namespace rampart

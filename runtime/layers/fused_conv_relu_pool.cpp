@@ -72,7 +72,7 @@ void FusedConvReluPool::forward(const Tensor& x, Tensor& y, Mode mode) {
     for (int b0 = 0; b0 < n; b0 += chunk) {
       const int m = std::min(chunk, n - b0);
       float* yc = y.data() + b0 * pre_img;
-      conv_->kernel().forward(m, ih, iw, x.data() + b0 * in_img, weight_->value, bias_ ? bias_->value : nullptr, yc);
+      conv_->kernel(Device::kCpu).forward(m, ih, iw, x.data() + b0 * in_img, weight_->value, bias_ ? bias_->value : nullptr, yc);
       kernels::cpu::relu_forward(yc, yc, m * pre_img);
     }
     return;
@@ -82,7 +82,7 @@ void FusedConvReluPool::forward(const Tensor& x, Tensor& y, Mode mode) {
   if (pre_.size() < size_t(chunk * pre_img)) pre_.resize(chunk * pre_img);
   for (int b0 = 0; b0 < n; b0 += chunk) {
     const int m = std::min(chunk, n - b0);
-    conv_->kernel().forward(m, ih, iw, x.data() + b0 * in_img, weight_->value, bias_ ? bias_->value : nullptr,
+    conv_->kernel(Device::kCpu).forward(m, ih, iw, x.data() + b0 * in_img, weight_->value, bias_ ? bias_->value : nullptr,
                             pre_.data());
     pool_forward(b0, m, h, w, c, pre_.data(), y);
   }
@@ -114,9 +114,9 @@ void FusedConvReluPool::backward(const Tensor& x, const Tensor& y, const Tensor&
     // Weight gradients reduce over the whole batch: one call on the whole dL/d(conv output).
     ensure_shape(dpre_, n, c, h, w);
     dpre(0, n, dpre_.data());
-    conv_->kernel().backward_weights(n, ih, iw, x.data(), dpre_.data(), weight_->grad,
+    conv_->kernel(Device::kCpu).backward_weights(n, ih, iw, x.data(), dpre_.data(), weight_->grad,
                                      bias_ ? bias_->grad : nullptr);
-    if (dx) conv_->kernel().backward_data(n, ih, iw, dpre_.data(), weight_->value, dx->data());
+    if (dx) conv_->kernel(Device::kCpu).backward_data(n, ih, iw, dpre_.data(), weight_->value, dx->data());
     return;
   }
   const int chunk = chunk_images(n, ih, iw);
@@ -124,7 +124,7 @@ void FusedConvReluPool::backward(const Tensor& x, const Tensor& y, const Tensor&
   for (int b0 = 0; b0 < n; b0 += chunk) {
     const int m = std::min(chunk, n - b0);
     dpre(b0, m, dpre_.data());
-    conv_->kernel().backward_data(m, ih, iw, dpre_.data(), weight_->value, dx->data() + b0 * in_img);
+    conv_->kernel(Device::kCpu).backward_data(m, ih, iw, dpre_.data(), weight_->value, dx->data() + b0 * in_img);
   }
 }
 

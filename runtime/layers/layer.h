@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/dispatch/ops.h"
 #include "runtime/tensor.h"
 
 namespace rampart {
@@ -54,6 +55,10 @@ class Layer {
 
   // FLOPs of one forward pass for one example with input shape in (multiply-add = 2).
   virtual double flops(const Shape& in) const { return 0; }
+
+  // Why this layer cannot run on device d ("" when it can): the dispatch's gap for
+  // its kernels. Model::to() asks every layer before anything moves.
+  virtual std::string gap(Device d) const { return ops::gap(d, type()); }
 
   // True for layers that do not change their input in forward (flatten may be a
   // copy, but relu in place is not supported: layers own their outputs).

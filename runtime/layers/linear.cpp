@@ -1,16 +1,12 @@
-// linear on sgemm (kernels/cpu/gemm.*): y = x W^T + b, dx = dy W, dW = dy^T x, db = sum dy.
+// linear on ops::linear_* (sgemm on the CPU, cuBLAS on the GPU): y = x W^T + b, dx = dy W, dW = dy^T x, db = sum dy.
 #include "runtime/layers/linear.h"
 
 #include <cmath>
 
-#include "kernels/cpu/eltwise.h"
-#include "kernels/cpu/gemm.h"
 #include "runtime/layers/layer_util.h"
 #include "runtime/layers/spec_fields.h"
 
 namespace rampart {
-
-namespace cpu = kernels::cpu;
 
 Linear::Linear(int index, int in_features, int out_features, bool bias)
     : index_(index), in_(in_features), out_(out_features), has_bias_(bias) {}
@@ -59,20 +55,18 @@ void Linear::forward(const Tensor& x, Tensor& y, Mode) {
   int n = int(x.dim(0));
   ensure_shape(y, n, out_);
   // The bias is broadcast into y first so that the GEMM adds onto it (beta = 1).
-  if (bias_) cpu::broadcast_rows(bias_->value, y.data(), n, out_);
-  cpu::sgemm(false, true, n, out_, in_, 1.0f, x.data(), in_, weight_->value, in_, bias_ ? 1.0f : 0.0f,
-             y.data(), out_);
+  ops::linear_forward(x.device(), x.data(), weight_->value, bias_ ? bias_->value : nullptr, y.data(), n, in_, out_);
 }
 
 void Linear::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, bool param_grads) {
   int n = int(x.dim(0));
   if (param_grads) {
-    cpu::sgemm(true, false, out_, in_, n, 1.0f, dy.data(), out_, x.data(), in_, 0.0f, weight_->grad, in_);
-    if (bias_) cpu::sum_rows(dy.data(), bias_->grad, n, out_);
+    ops::linear_backward_weights(x.device(), x.data(), dy.data(), weight_->grad, bias_ ? bias_->grad : nullptr, n,
+                                 in_, out_);
   }
   if (dx) {
     ensure_shape(*dx, n, in_);
-    cpu::sgemm(false, false, n, in_, out_, 1.0f, dy.data(), out_, weight_->value, in_, 0.0f, dx->data(), in_);
+    ops::linear_backward_data(x.device(), dy.data(), weight_->value, dx->data(), n, in_, out_);
   }
 }
 

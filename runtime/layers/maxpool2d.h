@@ -15,6 +15,7 @@ class MaxPool2d : public Layer {
   static std::unique_ptr<Layer> from_spec(const nlohmann::json& spec, int index);
 
   std::string type() const override { return "maxpool2d"; }
+  std::string gap(Device d) const override;
   nlohmann::json spec() const override;
   Shape output_shape(const Shape& in) const override;
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
@@ -25,7 +26,7 @@ class MaxPool2d : public Layer {
   kernels::cpu::PoolGeometry g_;
   // Where each output's maximum came from (position h*W + w in its image), kept
   // from the last forward for backward; grows once, then is reused.
-  std::vector<int32_t> argmax_;
+  Buffer<int32_t> argmax_;
 };
 
 }  // namespace rampart

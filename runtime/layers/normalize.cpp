@@ -1,7 +1,7 @@
 // normalize on kernels/cpu/eltwise.* (channels are contiguous in memory).
 #include "runtime/layers/normalize.h"
 
-#include "kernels/cpu/eltwise.h"
+#include "kernels/dispatch/ops.h"
 #include "runtime/layers/layer_util.h"
 #include "runtime/layers/spec_fields.h"
 
@@ -36,16 +36,17 @@ Shape Normalize::output_shape(const Shape& in) const {
   return in;
 }
 
-void Normalize::expand(int c) {
-  if (int(mean_c_.size()) == c) return;
-  mean_c_.resize(c);
-  std_c_.resize(c);
-  inv_std_c_.resize(c);
+void Normalize::expand(int c, Device d) {
+  if (mean_c_.size() == c && mean_c_.device() == d) return;
+  Tensor mean({c}), std({c}), inv({c});
   for (int ch = 0; ch < c; ++ch) {
-    mean_c_[ch] = mean_.size() == 1 ? mean_[0] : mean_[ch];
-    std_c_[ch] = std_.size() == 1 ? std_[0] : std_[ch];
-    inv_std_c_[ch] = 1.0f / std_c_[ch];
+    mean[ch] = mean_.size() == 1 ? mean_[0] : mean_[ch];
+    std[ch] = std_.size() == 1 ? std_[0] : std_[ch];
+    inv[ch] = 1.0f / std[ch];
   }
+  mean_c_ = mean.to(d);
+  std_c_ = std.to(d);
+  inv_std_c_ = inv.to(d);
 }
 
 void Normalize::forward(const Tensor& x, Tensor& y, Mode) {
@@ -53,17 +54,17 @@ void Normalize::forward(const Tensor& x, Tensor& y, Mode) {
       (std_.size() != 1 && int64_t(std_.size()) != x.dim(1)))
     output_shape(x.shape());  // throws with the reason
   int c = int(x.dim(1));
-  expand(c);
+  expand(c, x.device());
   ensure_shape_like(y, x);
-  kernels::cpu::channel_sub_div(x.data(), mean_c_.data(), std_c_.data(), y.data(), x.size() / (c ? c : 1), c);
+  ops::channel_normalize(x.device(), x.data(), mean_c_.data(), std_c_.data(), y.data(), x.size() / (c ? c : 1), c);
 }
 
 void Normalize::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx, bool) {
   if (!dx) return;
   int c = int(x.dim(1));
-  expand(c);
+  expand(c, dy.device());
   ensure_shape_like(*dx, x);
-  kernels::cpu::channel_scale_shift(dy.data(), inv_std_c_.data(), nullptr, dx->data(), x.size() / (c ? c : 1), c);
+  ops::channel_scale(dy.device(), dy.data(), inv_std_c_.data(), dx->data(), x.size() / (c ? c : 1), c);
 }
 
 }  // namespace rampart

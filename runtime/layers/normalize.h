@@ -22,10 +22,11 @@ class Normalize : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, bool param_grads) override;
 
  private:
-  void expand(int c);  // fills the per-channel arrays for c channels
+  void expand(int c, Device d);  // fills the per-channel arrays for c channels
   int index_;
   std::vector<float> mean_, std_;                  // as in the spec
-  std::vector<float> mean_c_, std_c_, inv_std_c_;  // one per channel of the input
+  // One per channel of the input, on the device of the last input.
+  Tensor mean_c_, std_c_, inv_std_c_;
 };
 
 }  // namespace rampart

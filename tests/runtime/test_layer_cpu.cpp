@@ -94,7 +94,7 @@ TEST(LayerCpu, Conv2dMatchesDirectConvolution) {
 TEST(LayerCpu, Conv2dReordersWeightsOnlyWhenTheyChange) {
   BoundLayer l(make_layer({{"type", "conv2d"}, {"in_channels", 32}, {"out_channels", 64}, {"kernel_size", 3},
                            {"padding", 1}}, 0));
-  auto& conv = static_cast<Conv2d&>(l.layer()).kernel();
+  auto& conv = static_cast<Conv2d&>(l.layer()).kernel(Device::kCpu);
   Tensor x = testing::random_tensor({4, 32, 7, 7}, 23), y, dx;
   l->forward(x, y, Mode::kEval);
   Tensor r = testing::random_tensor(y.shape(), 24);

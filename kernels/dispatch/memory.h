@@ -1,0 +1,28 @@
+// Memory on either device, for runtime/tensor.h: allocation (64-byte aligned host
+// memory; the caching allocator of kernels/cuda/allocator.h on the GPU, so the hot
+// loop never calls cudaMalloc), copies between any two devices, and zeroing.
+// Every GPU operation is ordered on the one compute stream (kernels/cuda/context.h);
+// a copy that ends in host memory returns once the bytes are there.
+#pragma once
+#include <cstddef>
+
+#include "kernels/common/device.h"
+
+namespace rampart::kernels {
+
+// True in a build with the CUDA backend (RAMPART_HAVE_CUDA).
+bool cuda_built();
+
+// Throws std::bad_alloc when the memory is not there, ConfigError (via
+// std::runtime_error) for Device::kCuda in a build without CUDA.
+void* allocate(Device d, size_t bytes);
+void release(Device d, void* p) noexcept;
+
+// bytes from src (on src_dev) to dst (on dst_dev); synchronous for the host.
+void copy_bytes(Device dst_dev, void* dst, Device src_dev, const void* src, size_t bytes);
+void zero_bytes(Device d, void* p, size_t bytes);
+
+// Waits for the work queued on the device (no-op on the CPU).
+void synchronize(Device d);
+
+}  // namespace rampart::kernels
