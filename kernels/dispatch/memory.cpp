@@ -56,7 +56,7 @@ void copy_bytes(Device dst_dev, void* dst, Device src_dev, const void* src, size
     return;
   }
 #if RAMPART_HAVE_CUDA
-  cudaStream_t s = cuda::context().stream;
+  cudaStream_t s = cuda::context().stream();
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s));
   // Host memory may be reused (or read) as soon as we return.
   if (dst_dev == Device::kCpu || src_dev == Device::kCpu) CUDA_CHECK(cudaStreamSynchronize(s));
@@ -72,7 +72,7 @@ void zero_bytes(Device d, void* p, size_t bytes) {
     return;
   }
 #if RAMPART_HAVE_CUDA
-  CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda::context().stream));
+  CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda::context().stream()));
 #else
   no_cuda();
 #endif
@@ -81,7 +81,7 @@ void zero_bytes(Device d, void* p, size_t bytes) {
 void synchronize(Device d) {
   if (d == Device::kCpu) return;
 #if RAMPART_HAVE_CUDA
-  CUDA_CHECK(cudaStreamSynchronize(cuda::context().stream));
+  CUDA_CHECK(cudaStreamSynchronize(cuda::context().stream()));
 #endif
 }
 

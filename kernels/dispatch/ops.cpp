@@ -22,6 +22,10 @@
 #include "kernels/cuda/eltwise.cuh"
 #include "kernels/cuda/layout.cuh"
 #include "kernels/cuda/linear_cublas.h"
+#include "kernels/cuda/arith.cuh"
+#include "kernels/cuda/avgpool.cuh"
+#include "kernels/cuda/batchnorm.cuh"
+#include "kernels/cuda/normalize.cuh"
 #include "kernels/cuda/pgd.cuh"
 #include "kernels/cuda/softmax_xent.cuh"
 #endif
@@ -35,7 +39,7 @@ namespace {
 // The ops with no CUDA kernel yet, and the CUDA build's absence.
 const char* cuda_gap(const std::string& op) {
   if (!RAMPART_HAVE_CUDA) return "this rampart was built without CUDA";
-  static const char* missing[] = {"avgpool2d", "batchnorm2d", "normalize", "random_start_l2", "accumulate", "add"};
+  static const char* missing[] = {"random_start_l2"};
   for (const char* m : missing)
     if (op == m) return "no CUDA kernel yet";
   return "";
@@ -47,7 +51,7 @@ const char* cuda_gap(const std::string& op) {
 }
 
 #if RAMPART_HAVE_CUDA
-cudaStream_t stream() { return cuda::context().stream; }
+cudaStream_t stream() { return cuda::context().stream(); }
 #define RAMPART_ON_CUDA(d, op, ...)                  \
   if ((d) == Device::kCuda) {                        \
     if (*cuda_gap(op)) unavailable(d, op);           \
@@ -66,18 +70,18 @@ std::string gap(Device d, const std::string& op) { return d == Device::kCpu ? ""
 // ---- element-wise -----------------------------------------------------------------
 void copy(Device d, float* dst, const float* src, int64_t n) {
   RAMPART_ON_CUDA(d, "copy",
-                  CUDA_CHECK(cudaMemcpyAsync(dst, src, sizeof(float) * size_t(n), cudaMemcpyDeviceToDevice, stream())));
+                  cuda::copy(dst, src, n, stream()));
   if (dst != src) std::memcpy(dst, src, sizeof(float) * size_t(n));
 }
 
 void add(Device d, float* y, const float* a, const float* b, int64_t n) {
-  RAMPART_ON_CUDA(d, "add", unavailable(d, "add"));
+  RAMPART_ON_CUDA(d, "add", cuda::add(a, b, y, n, stream()));
 #pragma omp parallel for simd schedule(static) if (n > (1 << 16))
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
 void accumulate(Device d, float* y, const float* x, int64_t n) {
-  RAMPART_ON_CUDA(d, "accumulate", unavailable(d, "accumulate"));
+  RAMPART_ON_CUDA(d, "accumulate", cuda::add_inplace(y, x, n, stream()));
 #pragma omp parallel for simd schedule(static) if (n > (1 << 16))
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
@@ -114,6 +118,9 @@ cuda::PoolShape pool_shape(const PoolGeometry& g, int n, int ih, int iw, int c) 
   s.pad = g.ph;
   return s;
 }
+cuda::Pool2dShape pool2d_shape(const PoolGeometry& g, int n, int ih, int iw, int c) {
+  return cuda::Pool2dShape{n, ih, iw, c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw};
+}
 }  // namespace
 #endif
 
@@ -130,33 +137,55 @@ void maxpool_backward(Device d, const PoolGeometry& g, int n, int ih, int iw, in
 }
 
 void avgpool_forward(Device d, const PoolGeometry& g, int n, int ih, int iw, int c, const float* x, float* y) {
-  RAMPART_ON_CUDA(d, "avgpool2d", unavailable(d, "avgpool2d"));
+  RAMPART_ON_CUDA(d, "avgpool2d", cuda::avgpool2d_forward(pool2d_shape(g, n, ih, iw, c), x, y, stream()));
   cpu::avgpool_forward(g, n, ih, iw, c, x, y);
 }
 
 void avgpool_backward(Device d, const PoolGeometry& g, int n, int ih, int iw, int c, const float* dy, float* dx) {
-  RAMPART_ON_CUDA(d, "avgpool2d", unavailable(d, "avgpool2d"));
+  RAMPART_ON_CUDA(d, "avgpool2d", cuda::avgpool2d_backward(pool2d_shape(g, n, ih, iw, c), dy, dx, stream()));
   cpu::avgpool_backward(g, n, ih, iw, c, dy, dx);
 }
 
 // ---- per-channel maps -------------------------------------------------------------------
 void channel_normalize(Device d, const float* x, const float* mean, const float* std, float* y, int64_t rows,
                        int c) {
-  RAMPART_ON_CUDA(d, "normalize", unavailable(d, "normalize"));
+  RAMPART_ON_CUDA(d, "normalize", cuda::normalize_forward(x, mean, std, y, rows, c, stream()));
   cpu::channel_sub_div(x, mean, std, y, rows, c);
 }
 
 void channel_scale(Device d, const float* x, const float* scale, float* y, int64_t rows, int c) {
-  RAMPART_ON_CUDA(d, "normalize", unavailable(d, "normalize"));
+  RAMPART_ON_CUDA(d, "normalize", cuda::channel_scale_shift(x, scale, nullptr, y, rows, c, stream()));
   cpu::channel_scale_shift(x, scale, nullptr, y, rows, c);
 }
 
 // ---- batch normalisation --------------------------------------------------------------------
 void batchnorm_forward(Device d, const BatchNormArgs& a, bool train, const float* x, float* y) {
-  RAMPART_ON_CUDA(d, "batchnorm2d", unavailable(d, "batchnorm2d"));
+#if RAMPART_HAVE_CUDA
+  if (d == Device::kCuda) {
+    if (!train) {
+      cuda::batchnorm_forward_eval(x, a.rows, a.c, a.gamma, a.beta, a.eps, a.running_mean, a.running_var, a.stats,
+                                   y, stream());
+      return;
+    }
+    // The batch counter is one float in device memory (it is checkpointed with the
+    // running statistics); PyTorch's momentum=None needs its value here.
+    float count = 0;
+    CUDA_CHECK(cudaMemcpyAsync(&count, a.num_batches, sizeof count, cudaMemcpyDeviceToHost, stream()));
+    CUDA_CHECK(cudaStreamSynchronize(stream()));
+    count += 1.0f;
+    CUDA_CHECK(cudaMemcpyAsync(a.num_batches, &count, sizeof count, cudaMemcpyHostToDevice, stream()));
+    CUDA_CHECK(cudaStreamSynchronize(stream()));  // &count is about to go
+    const double m = a.momentum >= 0 ? a.momentum : 1.0 / double(count);
+    cuda::batchnorm_forward_train(x, a.rows, a.c, a.gamma, a.beta, a.eps, m, a.running_mean, a.running_var,
+                                  a.stats, y, stream());
+    return;
+  }
+#else
+  if (d == Device::kCuda) unavailable(d, "batchnorm2d");
+#endif
   const int c = a.c;
-  float* mean = a.mean;
-  float* invstd = a.invstd;
+  float* mean = a.stats;
+  float* invstd = a.stats + c;
   std::vector<float> var(c), scale(c), shift(c);
   if (train) {
     cpu::bn_mean_var(x, a.rows, c, mean, var.data());
@@ -186,20 +215,23 @@ void batchnorm_forward(Device d, const BatchNormArgs& a, bool train, const float
 
 void batchnorm_backward(Device d, const BatchNormArgs& a, bool train, const float* x, const float* dy, float* dx,
                         float* dgamma, float* dbeta) {
-  RAMPART_ON_CUDA(d, "batchnorm2d", unavailable(d, "batchnorm2d"));
+  RAMPART_ON_CUDA(d, "batchnorm2d",
+                  cuda::batchnorm_backward(x, dy, a.rows, a.c, a.gamma, a.stats, train, dx, dgamma, dbeta, stream()));
   const int c = a.c;
+  const float* mean = a.stats;
+  const float* invstd = a.stats + c;
   std::vector<float> sum_dy(c), sum_dy_xhat(c);
   const bool need_sums = dgamma || dbeta || (dx && train);
-  if (need_sums) cpu::bn_backward_sums(x, dy, a.mean, a.invstd, a.rows, c, sum_dy.data(), sum_dy_xhat.data());
+  if (need_sums) cpu::bn_backward_sums(x, dy, mean, invstd, a.rows, c, sum_dy.data(), sum_dy_xhat.data());
   if (dgamma) std::memcpy(dgamma, sum_dy_xhat.data(), sizeof(float) * c);
   if (dbeta) std::memcpy(dbeta, sum_dy.data(), sizeof(float) * c);
   if (!dx) return;
   if (train) {
-    cpu::bn_backward_train_dx(x, dy, a.mean, a.invstd, a.gamma, sum_dy.data(), sum_dy_xhat.data(), a.rows, c, dx);
+    cpu::bn_backward_train_dx(x, dy, mean, invstd, a.gamma, sum_dy.data(), sum_dy_xhat.data(), a.rows, c, dx);
   } else {
     // Running statistics are constants: dx = dy * gamma * invstd.
     std::vector<float> scale(c);
-    for (int ch = 0; ch < c; ++ch) scale[ch] = a.gamma[ch] * a.invstd[ch];
+    for (int ch = 0; ch < c; ++ch) scale[ch] = a.gamma[ch] * invstd[ch];
     cpu::channel_scale_shift(dy, scale.data(), nullptr, dx, a.rows, c);
   }
 }
@@ -231,15 +263,15 @@ class CudaConv final : public Conv {
   explicit CudaConv(const ConvGeometry& g) : g_(g) {}
   void forward(int n, int ih, int iw, const float* src, const float* w, const float* b, float* dst) override {
     cuda::ConvShape s = shape(n, ih, iw);
-    conv_.forward(s, src, w, dst, stream());
+    cuda::context().conv().forward(s, src, w, dst, stream());
     if (b) cuda::bias_add(dst, b, int64_t(n) * s.out_h() * s.out_w(), g_.oc, stream());
   }
   void backward_data(int n, int ih, int iw, const float* ddst, const float* w, float* dsrc) override {
-    conv_.backward_data(shape(n, ih, iw), ddst, w, dsrc, stream());
+    cuda::context().conv().backward_data(shape(n, ih, iw), ddst, w, dsrc, stream());
   }
   void backward_weights(int n, int ih, int iw, const float* src, const float* ddst, float* dw, float* db) override {
     cuda::ConvShape s = shape(n, ih, iw);
-    conv_.backward_filter(s, src, ddst, dw, /*accumulate=*/false, stream());
+    cuda::context().conv().backward_filter(s, src, ddst, dw, /*accumulate=*/false, stream());
     if (db) cuda::bias_backward(ddst, int64_t(n) * s.out_h() * s.out_w(), g_.oc, db, false, stream());
   }
 
@@ -249,8 +281,7 @@ class CudaConv final : public Conv {
     s.stride_h = g_.sh; s.stride_w = g_.sw; s.pad_h = g_.ph; s.pad_w = g_.pw;
     return s;
   }
-  ConvGeometry g_;
-  cuda::CudnnConv conv_;
+  ConvGeometry g_;  // cuDNN's plans are per shape, in the context's CudnnConv
 };
 
 // Per-example scratch of the loss kernel, grown to the largest batch seen.
@@ -275,10 +306,7 @@ struct XentScratch {
   ~XentScratch() { release(); }
 };
 
-cuda::CublasLinear& cublas() {
-  static thread_local cuda::CublasLinear linear;
-  return linear;
-}
+cuda::CublasLinear& cublas() { return cuda::context().linear(); }
 #endif
 
 }  // namespace

@@ -49,15 +49,17 @@ void channel_scale(Device d, const float* x, const float* scale, float* y, int64
 // ---- batch normalisation over [rows, c], PyTorch's semantics -------------------
 // Training: batch mean and biased variance normalise; running_mean/var move by momentum
 // (momentum < 0: cumulative average, 1/num_batches) with the unbiased variance;
-// num_batches (one float) counts. mean/invstd ([c]) are kept for backward.
+// num_batches (one float) counts. stats ([kBatchNormStats * c]: mean, invstd, scale,
+// shift) keeps the statistics of the last forward for backward.
 struct BatchNormArgs {
   int64_t rows = 0;
   int c = 0;
   double eps = 1e-5, momentum = 0.1;  // momentum < 0: PyTorch's momentum=None
   const float *gamma = nullptr, *beta = nullptr;
   float *running_mean = nullptr, *running_var = nullptr, *num_batches = nullptr;
-  float *mean = nullptr, *invstd = nullptr;  // [c] scratch on the same device
+  float* stats = nullptr;  // scratch on the same device
 };
+inline constexpr int kBatchNormStats = 4;
 void batchnorm_forward(Device d, const BatchNormArgs& a, bool train, const float* x, float* y);
 // dgamma/dbeta (null: not wanted) are overwritten; dx (null: not wanted) uses the
 // statistics of the last forward (train: batch statistics depend on x).

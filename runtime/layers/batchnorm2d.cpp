@@ -12,7 +12,7 @@ namespace rampart {
 
 BatchNorm2d::BatchNorm2d(int index, int num_features, double eps, std::optional<double> momentum)
     : index_(index), c_(num_features), eps_(eps), momentum_(momentum),
-      mean_({num_features}), invstd_({num_features}) {}
+      stats_({ops::kBatchNormStats, num_features}) {}
 
 std::unique_ptr<Layer> BatchNorm2d::from_spec(const nlohmann::json& spec, int index) {
   SpecFields f(spec, index, "batchnorm2d", {"num_features", "eps", "momentum"});
@@ -83,8 +83,7 @@ ops::BatchNormArgs BatchNorm2d::args(int64_t rows) {
   a.running_mean = running_mean_->value;
   a.running_var = running_var_->value;
   a.num_batches = num_batches_->value;
-  a.mean = mean_.data();
-  a.invstd = invstd_.data();
+  a.stats = stats_.data();
   return a;
 }
 
@@ -97,12 +96,8 @@ void BatchNorm2d::forward(const Tensor& x, Tensor& y, Mode mode) {
     throw DataError("layer " + std::to_string(index_) +
                     " (batchnorm2d): training needs more than one value per channel, found input " +
                     shape_str(x.shape()));
-  mean_.set_device(x.device());
-  invstd_.set_device(x.device());
-  if (mean_.size() != c_) {
-    mean_.resize({c_});
-    invstd_.resize({c_});
-  }
+  stats_.set_device(x.device());
+  if (stats_.size() != ops::kBatchNormStats * c_) stats_.resize({ops::kBatchNormStats, c_});
   ops::batchnorm_forward(x.device(), args(rows), mode == Mode::kTrain, x.data(), y.data());
 }
 

@@ -42,7 +42,7 @@ class BatchNorm2d : public Layer {
   // Per-channel scratch, [C] each: the statistics used by the last forward
   // (batch or running), and the folded scale/shift.
   // The statistics of the last forward (batch or running), on its device, for backward.
-  Tensor mean_, invstd_;
+  Tensor stats_;  // ops::kBatchNormStats x c
   ops::BatchNormArgs args(int64_t rows);
 };
 
