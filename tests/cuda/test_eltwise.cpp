@@ -166,11 +166,19 @@ TEST(CudaEltwise, SgdMomentumMatchesPyTorchsUpdate) {
   }
 }
 
+// Dummy non-null pointers (never dereferenced: the shape check throws first), so
+// that the null-pointer check cannot be what throws (review D2).
 TEST(CudaEltwise, RejectsBadPoolShapes) {
+  float fx = 0.f, fy = 0.f;
+  int32_t arg = 0;
   PoolShape s{1, 4, 4, 1, 3, 1, 2};  // padding larger than half the window
-  EXPECT_THROW(maxpool2d_forward(s, nullptr, nullptr, nullptr, nullptr), std::invalid_argument);
-  PoolShape empty{1, 1, 1, 1, 2, 2, 0};  // window larger than the input
-  EXPECT_THROW(maxpool2d_forward(empty, nullptr, nullptr, nullptr, nullptr), std::invalid_argument);
+  EXPECT_THROW(maxpool2d_forward(s, &fx, &fy, &arg, nullptr), std::invalid_argument);
+  EXPECT_THROW(maxpool2d_backward(s, &fy, &arg, &fx, nullptr), std::invalid_argument);
+  PoolShape empty{1, 1, 1, 1, 2, 2, 0};  // window larger than the input (stride > 1: review B4)
+  EXPECT_THROW(maxpool2d_forward(empty, &fx, &fy, &arg, nullptr), std::invalid_argument);
+  EXPECT_THROW(maxpool2d_backward(empty, &fy, &arg, &fx, nullptr), std::invalid_argument);
+  PoolShape wide{1, 3, 1, 1, 2, 2, 0};  // fits in h, not in w
+  EXPECT_THROW(maxpool2d_forward(wide, &fx, &fy, &arg, nullptr), std::invalid_argument);
 }
 
 }  // namespace
