@@ -90,7 +90,7 @@ TEST(CudaBatchNorm, TrainForwardBackwardMatchCpu) {
     test::expect_near(invstd, h.invstd, 0.f, 1e-6f, "invstd");
     test::expect_near(rm_.download(k.c), rmean, 1e-7f, 1e-6f, "running mean");
     test::expect_near(rv_.download(k.c), rvar, 0.f, 1e-6f, "running var (unbiased)");
-    test::expect_near(y_.download(n), h.y, 1e-5f, 1e-5f, "y");
+    test::expect_near(y_.download(n), h.y, 3e-5f, 1e-5f, "y");  // x*scale ~ 30 cancels with shift
     // dgamma, dbeta: sums of up to 25k terms of size ~1; relative to their scale.
     test::expect_near(db_.download(k.c), sum_dy, 1e-5f * std::sqrt(float(k.rows)), 1e-5f, "dbeta");
     test::expect_near(dg_.download(k.c), sum_dy_xhat, 1e-5f * std::sqrt(float(k.rows)), 1e-5f, "dgamma");
