@@ -51,6 +51,7 @@ class NcclComm final : public NcclCommunicator {
       : host_(make_mpi_communicator(world, timeout_s)), timeout_s_(timeout_s) {
     rank_ = host_->rank();
     size_ = host_->size();
+    require_one_gpu_per_rank(world);
     device_ = cuda::select_device_for_local_rank(world.local_rank);
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
@@ -63,6 +64,24 @@ class NcclComm final : public NcclCommunicator {
     Watchdog dog(timeout_s, rank_, [this](const std::string&) { host_->abort(1); });
     auto guard = dog.guard("NCCL communicator setup");
     NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
+  }
+
+  // NCCL refuses two ranks of one communicator on one GPU, with a generic
+  // "Duplicate GPU detected" from ncclCommInitRank (review A3). Every rank takes
+  // part in the check, so that all of them stop with the same ConfigError instead
+  // of the others waiting in NCCL's setup.
+  void require_one_gpu_per_rank(const World& world) {
+    const int gpus = cuda::cuda_device_count();
+    double short_here = world.local_size > gpus ? 1.0 : 0.0;
+    double short_somewhere = short_here;
+    host_->allreduce_max(&short_somewhere, 1);
+    if (short_here > 0)
+      throw ConfigError("--backend nccl needs one GPU per rank: " + std::to_string(world.local_size) +
+                        " ranks on this node, " + std::to_string(gpus) +
+                        " GPUs; use --backend mpi or fewer ranks per node");
+    if (short_somewhere > 0)
+      throw ConfigError("--backend nccl needs one GPU per rank: another node has more ranks than "
+                        "GPUs; use --backend mpi or fewer ranks per node");
   }
 
   ~NcclComm() override {

@@ -16,12 +16,29 @@ namespace {
 // An algorithm that wants more scratch than this is skipped for the next one.
 constexpr size_t kMaxWorkspace = size_t(512) << 20;
 
+}  // namespace
+
 std::string describe(const ConvShape& s) {
   return "x [" + std::to_string(s.n) + ", " + std::to_string(s.h) + ", " + std::to_string(s.w) +
          ", " + std::to_string(s.c) + "] (NHWC), w [" + std::to_string(s.k) + ", " +
          std::to_string(s.c) + ", " + std::to_string(s.r) + ", " + std::to_string(s.s) +
          "], stride " + std::to_string(s.stride_h) + "x" + std::to_string(s.stride_w) + ", pad " +
          std::to_string(s.pad_h) + "x" + std::to_string(s.pad_w);
+}
+
+namespace {
+
+const char* algo_name(const std::string& direction, int a) {
+  static const char* fwd[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT",
+                              "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* data[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD",
+                               "WINOGRAD_NONFUSED"};
+  static const char* filter[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD",
+                                 "WINOGRAD_NONFUSED", "FFT_TILING"};
+  auto pick = [a](const char* const* names, int count) { return a >= 0 && a < count ? names[a] : "UNKNOWN"; };
+  if (direction == "forward") return pick(fwd, 8);
+  if (direction == "backward-data") return pick(data, 6);
+  return pick(filter, 7);
 }
 
 cudnnHandle_t H(void* h) { return static_cast<cudnnHandle_t>(h); }
@@ -31,23 +48,37 @@ cudnnHandle_t H(void* h) { return static_cast<cudnnHandle_t>(h); }
 // keeps resumed runs bit-identical; measured choices can flip between near-equal
 // algorithms. Deterministic algorithms first (backward filter/data have
 // atomics-based ones), then the first that works within kMaxWorkspace.
+// Without allow_nondeterministic only pass 0 runs: a shape with no deterministic
+// algorithm is an error that names the shape, rather than a silent loss of
+// bit-identical resumes (review B2).
 template <class Perf, class SizeFn>
 int choose(const char* what, const ConvShape& shape, const std::vector<Perf>& perf, int returned,
-           cudnnConvolutionDescriptor_t conv, bool allow_tf32, SizeFn workspace_size,
-           size_t* bytes_out) {
-  for (int pass = 0; pass < 2; ++pass) {
+           cudnnConvolutionDescriptor_t conv, bool allow_tf32, bool allow_nondeterministic,
+           SizeFn workspace_size, size_t* bytes_out, std::vector<ConvAlgorithmChoice>& record) {
+  bool any_nondeterministic = false;
+  for (int pass = 0; pass < (allow_nondeterministic ? 2 : 1); ++pass) {
     for (int i = 0; i < returned; ++i) {
       const Perf& p = perf[i];
       if (p.status != CUDNN_STATUS_SUCCESS) continue;
-      if (pass == 0 && p.determinism != CUDNN_DETERMINISTIC) continue;
+      if (pass == 0 && p.determinism != CUDNN_DETERMINISTIC) {
+        any_nondeterministic = true;
+        continue;
+      }
       CUDNN_CHECK(cudnnSetConvolutionMathType(conv, allow_tf32 ? p.mathType : CUDNN_FMA_MATH));
       size_t bytes = 0;
       if (workspace_size(p.algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > kMaxWorkspace)
         continue;
       *bytes_out = bytes;
+      record.push_back({shape, what, int(p.algo), algo_name(what, int(p.algo)),
+                        p.determinism == CUDNN_DETERMINISTIC, bytes});
       return int(p.algo);
     }
   }
+  if (any_nondeterministic && !allow_nondeterministic)
+    throw std::runtime_error(std::string("cuDNN offers only non-deterministic ") + what +
+                             " algorithms for " + describe(shape) +
+                             "; results would not repeat bit for bit. Allow them explicitly "
+                             "(CudnnConv allow_nondeterministic) or change the layer's shape");
   throw std::runtime_error(std::string("cuDNN offers no ") + what + " algorithm for " +
                            describe(shape) + " within " + std::to_string(kMaxWorkspace >> 20) +
                            " MiB of workspace");
@@ -75,7 +106,8 @@ struct CudnnConv::Plan {
   }
 };
 
-CudnnConv::CudnnConv(bool allow_tf32) : allow_tf32_(allow_tf32) {
+CudnnConv::CudnnConv(bool allow_tf32, bool allow_nondeterministic)
+    : allow_tf32_(allow_tf32), allow_nondeterministic_(allow_nondeterministic) {
   cudnnHandle_t h = nullptr;
   CUDNN_CHECK(cudnnCreate(&h));
   handle_ = h;
@@ -84,7 +116,21 @@ CudnnConv::CudnnConv(bool allow_tf32) : allow_tf32_(allow_tf32) {
 CudnnConv::~CudnnConv() {
   plans_.clear();
   if (workspace_) cudaFree(workspace_);
-  if (handle_) cudnnDestroy(H(handle_));
+  if (handle_) {
+    // Unbind the caller's stream first: it may already be destroyed (review B1).
+    cudnnSetStream(H(handle_), nullptr);
+    cudnnDestroy(H(handle_));
+  }
+}
+
+std::string CudnnConv::algorithm_report() const {
+  std::string out;
+  for (const auto& c : record_)
+    out += describe(c.shape) + ": " + c.direction + " " + c.name + " (" +
+           std::to_string(c.algorithm) + "), " +
+           (c.deterministic ? "deterministic" : "NON-DETERMINISTIC") + ", workspace " +
+           std::to_string(c.workspace_bytes) + " B\n";
+  return out;
 }
 
 void CudnnConv::reserve_workspace(size_t bytes) {
@@ -138,11 +184,11 @@ CudnnConv::Plan& CudnnConv::plan(const ConvShape& s) {
     CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, p->x, p->w, p->fwd, p->y,
                                                        int(perf.size()), &returned, perf.data()));
     p->fwd_algo = cudnnConvolutionFwdAlgo_t(choose(
-        "forward", s, perf, returned, p->fwd, allow_tf32_,
+        "forward", s, perf, returned, p->fwd, allow_tf32_, allow_nondeterministic_,
         [&](cudnnConvolutionFwdAlgo_t a, size_t* b) {
           return cudnnGetConvolutionForwardWorkspaceSize(handle, p->x, p->w, p->fwd, p->y, a, b);
         },
-        &p->fwd_bytes));
+        &p->fwd_bytes, record_));
   }
   {
     CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle, &max_count));
@@ -150,11 +196,11 @@ CudnnConv::Plan& CudnnConv::plan(const ConvShape& s) {
     CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p->w, p->y, p->bwd_data, p->x,
                                                             int(perf.size()), &returned, perf.data()));
     p->bwd_data_algo = cudnnConvolutionBwdDataAlgo_t(choose(
-        "backward-data", s, perf, returned, p->bwd_data, allow_tf32_,
+        "backward-data", s, perf, returned, p->bwd_data, allow_tf32_, allow_nondeterministic_,
         [&](cudnnConvolutionBwdDataAlgo_t a, size_t* b) {
           return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p->w, p->y, p->bwd_data, p->x, a, b);
         },
-        &p->bwd_data_bytes));
+        &p->bwd_data_bytes, record_));
   }
   {
     CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle, &max_count));
@@ -162,12 +208,12 @@ CudnnConv::Plan& CudnnConv::plan(const ConvShape& s) {
     CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
         handle, p->x, p->y, p->bwd_filter, p->w, int(perf.size()), &returned, perf.data()));
     p->bwd_filter_algo = cudnnConvolutionBwdFilterAlgo_t(choose(
-        "backward-filter", s, perf, returned, p->bwd_filter, allow_tf32_,
+        "backward-filter", s, perf, returned, p->bwd_filter, allow_tf32_, allow_nondeterministic_,
         [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* b) {
           return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, p->x, p->y, p->bwd_filter,
                                                                 p->w, a, b);
         },
-        &p->bwd_filter_bytes));
+        &p->bwd_filter_bytes, record_));
   }
   reserve_workspace(std::max({p->fwd_bytes, p->bwd_data_bytes, p->bwd_filter_bytes}));
   return *plans_.emplace(s, std::move(p)).first->second;

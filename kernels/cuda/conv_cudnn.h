@@ -17,6 +17,8 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace rampart::cuda {
 
@@ -29,11 +31,27 @@ struct ConvShape {
   auto operator<=>(const ConvShape&) const = default;
 };
 
+// Which algorithm cuDNN runs for one shape and direction, and whether it is
+// deterministic (review B2): the record that tests and benchmarks/gpu_check.sh print.
+struct ConvAlgorithmChoice {
+  ConvShape shape;
+  std::string direction;   // "forward", "backward-data" or "backward-filter"
+  int algorithm = 0;       // the cuDNN enum value
+  std::string name;        // e.g. "IMPLICIT_PRECOMP_GEMM"
+  bool deterministic = false;
+  size_t workspace_bytes = 0;
+};
+
+std::string describe(const ConvShape& shape);
+
 class CudnnConv {
  public:
   // allow_tf32: let Ampere/Hopper use TF32 tensor cores (10-bit mantissa products).
   // Off by default, so GPU results match the FP32 CPU path to FP32 rounding.
-  explicit CudnnConv(bool allow_tf32 = false);
+  // Deterministic algorithms are always preferred; where cuDNN offers none for a
+  // shape and direction, planning throws (naming the shape) unless
+  // allow_nondeterministic, since the run would lose bit-identical resumes.
+  explicit CudnnConv(bool allow_tf32 = false, bool allow_nondeterministic = false);
   ~CudnnConv();
   CudnnConv(const CudnnConv&) = delete;
   CudnnConv& operator=(const CudnnConv&) = delete;
@@ -57,12 +75,23 @@ class CudnnConv {
   struct Algorithms { int forward, backward_data, backward_filter; };
   Algorithms algorithms(const ConvShape& shape);
 
+  // Every choice made so far, in planning order (three per shape).
+  const std::vector<ConvAlgorithmChoice>& algorithm_record() const { return record_; }
+  // The record as text, one line per choice.
+  std::string algorithm_report() const;
+  void set_allow_nondeterministic(bool allow) { allow_nondeterministic_ = allow; }
+
+  // The cudnnHandle_t (opaque here); context.h binds it to the context's stream.
+  void* handle() const { return handle_; }
+
  private:
   struct Plan;
   Plan& plan(const ConvShape& shape);
   void reserve_workspace(size_t bytes);
 
   bool allow_tf32_;
+  bool allow_nondeterministic_;
+  std::vector<ConvAlgorithmChoice> record_;
   void* handle_ = nullptr;  // cudnnHandle_t; kept opaque so this header needs no cudnn.h
   std::map<ConvShape, std::unique_ptr<Plan>> plans_;
   void* workspace_ = nullptr;

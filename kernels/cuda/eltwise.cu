@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/column_reduce.cuh"
 #include "kernels/cuda/launch_config.h"
 
 namespace rampart::cuda {
@@ -84,24 +85,19 @@ __global__ void bias_add_kernel(float* y, const float* b, int64_t total, int col
   RAMPART_GRID_STRIDE(i, total) y[i] += b[i % cols];
 }
 
-// Block: 32 columns x 8 row lanes; lane r sums rows r, r+8, ...; then row lane 0
-// adds the 8 partial sums in order. Grid: one block per 32 columns.
-__global__ void bias_backward_kernel(const float* __restrict__ dy, int64_t rows, int cols,
-                                     float* __restrict__ db, bool accumulate) {
-  __shared__ float part[8][33];
-  const int lane = threadIdx.x & 31, r0 = threadIdx.x >> 5;
-  const int col = blockIdx.x * 32 + lane;
-  float sum = 0.f;
-  if (col < cols)
-    for (int64_t r = r0; r < rows; r += 8) sum += dy[r * cols + col];
-  part[r0][lane] = sum;
-  __syncthreads();
-  if (r0 == 0 && col < cols) {
-    float total = 0.f;
-    for (int k = 0; k < 8; ++k) total += part[k][lane];
+// Bias gradient: the column sums of dy, through column_reduce (all SMs, fixed order).
+struct BiasLoad {
+  const float* dy;
+  int cols;
+  __device__ void operator()(int64_t r, int col, float (&v)[1]) const { v[0] = dy[r * cols + col]; }
+};
+struct BiasFinish {
+  float* db;
+  bool accumulate;
+  __device__ void operator()(int, int col, float total) const {
     db[col] = accumulate ? db[col] + total : total;
   }
-}
+};
 
 __global__ void sgd_momentum_kernel(float* __restrict__ p, const float* __restrict__ g,
                                     float* __restrict__ buf, int64_t n, float lr, float momentum,
@@ -121,12 +117,14 @@ void check_n(int64_t n, bool pointers_ok, const char* what) {
 
 void check_pool(const PoolShape& s, const char* what) {
   require(s.n >= 0 && s.h > 0 && s.w > 0 && s.c > 0 && s.kernel > 0 && s.stride > 0 &&
-              s.pad >= 0 && 2 * s.pad <= s.kernel && s.out_h() > 0 && s.out_w() > 0,
+              s.pad >= 0 && 2 * s.pad <= s.kernel && s.h + 2 * s.pad >= s.kernel &&
+              s.w + 2 * s.pad >= s.kernel && s.out_h() > 0 && s.out_w() > 0,
           what,
           "shape n=" + std::to_string(s.n) + " h=" + std::to_string(s.h) + " w=" +
               std::to_string(s.w) + " c=" + std::to_string(s.c) + " kernel=" +
               std::to_string(s.kernel) + " stride=" + std::to_string(s.stride) + " pad=" +
-              std::to_string(s.pad) + " (need pad <= kernel/2 and a non-empty output)");
+              std::to_string(s.pad) +
+              " (need pad <= kernel/2 and a window that fits the padded input, as in PyTorch)");
 }
 
 }  // namespace
@@ -180,9 +178,8 @@ void bias_backward(const float* dy, int64_t rows, int cols, float* db, bool accu
   require(rows >= 0 && cols > 0, "bias_backward",
           "rows = " + std::to_string(rows) + ", cols = " + std::to_string(cols));
   require(db && (rows == 0 || dy), "bias_backward", "a null pointer");
-  bias_backward_kernel<<<unsigned((cols + 31) / 32), kThreads, 0, stream>>>(dy, rows, cols, db,
-                                                                           accumulate);
-  CUDA_CHECK_LAUNCH();
+  detail::column_reduce<1, float>(rows, cols, BiasLoad{dy, cols}, BiasFinish{db, accumulate},
+                                  stream);
 }
 
 void sgd_momentum(float* params, const float* grads, float* momentum_buf, int64_t n, float lr,

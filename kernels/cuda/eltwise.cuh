@@ -37,7 +37,8 @@ void maxpool2d_backward(const PoolShape& s, const float* dy, const int32_t* argm
 // y[r, j] += b[j] for y: [rows, cols] (linear: rows = batch; conv NHWC: rows = n*h*w).
 void bias_add(float* y, const float* b, int64_t rows, int cols, cudaStream_t stream);
 // db[j] (+)= sum_r dy[r, j]; accumulate adds to db instead of overwriting it.
-// A fixed summation order per column: deterministic.
+// A fixed summation order per column (two stages over all SMs, split by shape
+// only): deterministic, the same bits on every GPU. Scratch from allocator.h.
 void bias_backward(const float* dy, int64_t rows, int cols, float* db, bool accumulate,
                    cudaStream_t stream);
 

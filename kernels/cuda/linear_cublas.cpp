@@ -32,7 +32,11 @@ CublasLinear::CublasLinear(bool allow_tf32) {
 }
 
 CublasLinear::~CublasLinear() {
-  if (handle_) cublasDestroy(H(handle_));
+  if (handle_) {
+    // Unbind the caller's stream first: it may already be destroyed (review B1).
+    cublasSetStream(H(handle_), nullptr);
+    cublasDestroy(H(handle_));
+  }
 }
 
 void CublasLinear::forward(const float* x, const float* w, const float* b, float* y, int n, int in,

@@ -28,6 +28,9 @@ class CublasLinear {
   void backward_weights(const float* x, const float* dy, float* dw, float* db, int n, int in,
                         int out, bool accumulate, cudaStream_t stream);
 
+  // The cublasHandle_t (opaque here); context.h binds it to the context's stream.
+  void* handle() const { return handle_; }
+
  private:
   void* handle_ = nullptr;  // cublasHandle_t
 };

@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -31,10 +33,16 @@ class DeviceBuffer {
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   T* get(size_t offset = 0) { return base_ + offset; }
+  // Review A2: the kernels under test run on non-blocking streams, which do not
+  // order with these legacy-stream copies. A pageable cudaMemcpy may return before
+  // its DMA has landed, so the upload waits for the whole device; the download
+  // waits for every stream first, so it never reads results still being written.
   void upload(const std::vector<T>& v, size_t offset = 0) {
     CUDA_CHECK(cudaMemcpy(base_ + offset, v.data(), sizeof(T) * v.size(), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());
   }
   std::vector<T> download(size_t n, size_t offset = 0) const {
+    CUDA_CHECK(cudaDeviceSynchronize());
     std::vector<T> v(n);
     CUDA_CHECK(cudaMemcpy(v.data(), base_ + offset, sizeof(T) * n, cudaMemcpyDeviceToHost));
     return v;
@@ -74,5 +82,23 @@ inline void expect_near(const std::vector<float>& a, const std::vector<float>& b
 }
 
 inline void sync() { CUDA_CHECK(cudaDeviceSynchronize()); }
+
+// Integers in [lo, hi] as bytes (masks, correctness flags).
+inline std::vector<uint8_t> bytes(size_t n, int lo, int hi, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<uint8_t> v(n);
+  for (auto& x : v) x = uint8_t(d(gen));
+  return v;
+}
+
+// Largest |a - b| / (atol + rtol * |b|); <= 1 means within tolerance. For messages.
+inline double worst_ratio(const std::vector<float>& a, const std::vector<float>& b, double atol,
+                          double rtol) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    worst = std::max(worst, std::abs(double(a[i]) - b[i]) / (atol + rtol * std::abs(double(b[i]))));
+  return worst;
+}
 
 }  // namespace rampart::cuda::test

@@ -2,6 +2,9 @@
 // naive host loops for forward, backward data and backward filter.
 #include <gtest/gtest.h>
 
+#include <iostream>
+#include <iterator>
+
 #include "cuda_test_util.h"
 #include "kernels/cuda/conv_cudnn.h"
 
@@ -79,6 +82,34 @@ TEST(CudaConvCudnn, ForwardAndBackwardMatchNaiveLoops) {
     auto a = conv.algorithms(s);  // cached: asking again plans nothing new
     EXPECT_GE(a.forward, 0);
   }
+}
+
+// Review B2: the algorithm record. small-cnn's and a CIFAR ResNet's shapes at batch
+// 128; every choice is printed (the run's log is the evidence) and must be
+// deterministic, since the planner takes a non-deterministic one only when allowed.
+TEST(CudaConvCudnn, RecordsDeterministicAlgorithmChoices) {
+  RAMPART_REQUIRE_GPU();
+  const ConvShape shapes[] = {
+      {128, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1},    {128, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1},
+      {128, 3, 32, 32, 64, 3, 3, 1, 1, 1, 1},    {128, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1},
+      {128, 64, 32, 32, 128, 3, 3, 2, 2, 1, 1},  {128, 64, 32, 32, 128, 1, 1, 2, 2, 0, 0},
+      {128, 256, 8, 8, 512, 3, 3, 2, 2, 1, 1}};
+  CudnnConv conv;
+  for (const ConvShape& s : shapes) {
+    try {
+      conv.prepare(s);
+    } catch (const std::runtime_error& e) {
+      // The message must name the shape so that a user can act on it.
+      EXPECT_NE(std::string(e.what()).find(describe(s)), std::string::npos) << e.what();
+      ADD_FAILURE() << "no deterministic algorithm: " << e.what();
+    }
+  }
+  std::cout << conv.algorithm_report();
+  ASSERT_EQ(conv.algorithm_record().size(), 3 * std::size(shapes));
+  for (const auto& c : conv.algorithm_record())
+    EXPECT_TRUE(c.deterministic) << describe(c.shape) << " " << c.direction << " " << c.name;
+  conv.algorithms(shapes[0]);  // cached: no new record
+  EXPECT_EQ(conv.algorithm_record().size(), 3 * std::size(shapes));
 }
 
 TEST(CudaConvCudnn, RejectsAnEmptyOutput) {

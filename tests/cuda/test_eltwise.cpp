@@ -140,6 +140,28 @@ TEST(CudaEltwise, BiasAddAndBackward) {
   }
 }
 
+// Review C1: the conv-sized bias gradient (small-cnn conv1 at batch 128: 100352
+// rows, 32 columns) through the two-stage reduction; a float sum of 100k terms of
+// size ~1 in a tree is good to ~1e-5 relative of the sum's scale. It must also give
+// the same bits every time (fixed order).
+TEST(CudaEltwise, BiasBackwardConvSizedIsAccurateAndDeterministic) {
+  RAMPART_REQUIRE_GPU();
+  for (auto [rows, cols] : {std::pair<int64_t, int>{128 * 28 * 28, 32}, {128 * 14 * 14, 64}, {100003, 77}}) {
+    const size_t n = size_t(rows) * cols;
+    auto dy = test::uniform(n, -1.f, 1.f, 9);
+    DeviceBuffer<float> dy_(n), a_{size_t(cols)}, b_{size_t(cols)};
+    dy_.upload(dy);
+    bias_backward(dy_.get(), rows, cols, a_.get(), false, nullptr);
+    bias_backward(dy_.get(), rows, cols, b_.get(), false, nullptr);
+    std::vector<double> sums(size_t(cols), 0.0);
+    for (size_t i = 0; i < n; ++i) sums[i % size_t(cols)] += dy[i];
+    std::vector<float> edb(sums.begin(), sums.end());
+    auto a = a_.download(size_t(cols));
+    test::expect_near(a, edb, 1e-5f * std::sqrt(float(rows)), 1e-5f, "db");
+    EXPECT_EQ(a, b_.download(size_t(cols))) << "rows " << rows;
+  }
+}
+
 TEST(CudaEltwise, SgdMomentumMatchesPyTorchsUpdate) {
   RAMPART_REQUIRE_GPU();
   for (bool nesterov : {false, true}) {
@@ -166,11 +188,19 @@ TEST(CudaEltwise, SgdMomentumMatchesPyTorchsUpdate) {
   }
 }
 
+// Dummy non-null pointers (never dereferenced: the shape check throws first), so
+// that the null-pointer check cannot be what throws (review D2).
 TEST(CudaEltwise, RejectsBadPoolShapes) {
+  float fx = 0.f, fy = 0.f;
+  int32_t arg = 0;
   PoolShape s{1, 4, 4, 1, 3, 1, 2};  // padding larger than half the window
-  EXPECT_THROW(maxpool2d_forward(s, nullptr, nullptr, nullptr, nullptr), std::invalid_argument);
-  PoolShape empty{1, 1, 1, 1, 2, 2, 0};  // window larger than the input
-  EXPECT_THROW(maxpool2d_forward(empty, nullptr, nullptr, nullptr, nullptr), std::invalid_argument);
+  EXPECT_THROW(maxpool2d_forward(s, &fx, &fy, &arg, nullptr), std::invalid_argument);
+  EXPECT_THROW(maxpool2d_backward(s, &fy, &arg, &fx, nullptr), std::invalid_argument);
+  PoolShape empty{1, 1, 1, 1, 2, 2, 0};  // window larger than the input (stride > 1: review B4)
+  EXPECT_THROW(maxpool2d_forward(empty, &fx, &fy, &arg, nullptr), std::invalid_argument);
+  EXPECT_THROW(maxpool2d_backward(empty, &fy, &arg, &fx, nullptr), std::invalid_argument);
+  PoolShape wide{1, 3, 1, 1, 2, 2, 0};  // fits in h, not in w
+  EXPECT_THROW(maxpool2d_forward(wide, &fx, &fy, &arg, nullptr), std::invalid_argument);
 }
 
 }  // namespace
