@@ -12,6 +12,7 @@
 #include "cluster/comm/mpi_communicator.h"
 #include "cluster/comm/watchdog.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/context.h"
 #include "kernels/cuda/device.h"
 #include "runtime/errors.h"
 
@@ -55,6 +56,8 @@ class NcclComm final : public NcclCommunicator {
     device_ = cuda::select_device_for_local_rank(world.local_rank);
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
+    // The model, attack and optimizer run on the device's one compute stream.
+    compute_ = cuda::context().stream();
 
     ncclUniqueId id{};
     if (rank_ == 0) NCCL_CHECK(ncclGetUniqueId(&id));

@@ -18,7 +18,7 @@ class NcclCommunicator : public Communicator {
   // backward pass). Each collective first waits (on the GPU, by an event) for
   // the work queued there so far, then runs on the communicator's own stream, so
   // backward goes on with earlier layers while a bucket is being reduced.
-  // Default: the legacy default stream.
+  // Default: the compute stream of kernels/cuda/context.h, where every op runs.
   virtual void set_compute_stream(cudaStream_t stream) = 0;
   // The stream NCCL's collectives run on.
   virtual cudaStream_t comm_stream() const = 0;

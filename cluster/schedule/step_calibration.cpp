@@ -5,7 +5,8 @@
 #include <chrono>
 #include <vector>
 
-#include "kernels/cpu/softmax_xent.h"
+#include "kernels/dispatch/memory.h"
+#include "kernels/dispatch/ops.h"
 #include "runtime/optimizer.h"
 
 namespace rampart {
@@ -51,41 +52,68 @@ StepCosts time_step_costs(const CalibrationPasses& p, const CalibrationOptions& 
 
 StepCosts calibrate_step_costs(Model& model, const Tensor& x, const int32_t* labels, const CalibrationOptions& opt,
                                Communicator& comm) {
-  const int64_t n = x.dim(0);
+  // On the model's device: x and labels live there too (ComputeBackend::calibrate).
+  const Device d = model.device();
+  const int64_t n = x.dim(0), np = model.num_params();
+  auto sync = [d] { kernels::synchronize(d); };  // a pass is timed to its end on the device
   // Left as found: gradients and batchnorm statistics (a train-mode forward updates them).
-  std::vector<float> grads(model.flat_grads(), model.flat_grads() + model.num_params());
-  std::vector<float> buffers(model.flat_buffers(), model.flat_buffers() + model.num_buffer_values());
-  Tensor dlogits;
-  std::vector<float> loss(n);
+  Tensor grads({np}, d), buffers({model.num_buffer_values()}, d);
+  ops::copy(d, grads.data(), model.work_grads(), np);
+  ops::copy(d, buffers.data(), model.work_buffers(), buffers.size());
+  Tensor dlogits({}, d), loss({n}, d);
   auto loss_grad = [&](const Tensor& logits) {
     dlogits.resize(logits.shape());
-    kernels::softmax_xent_cpu(logits.data(), labels, n, logits.dim(1), 1.0f / float(n), dlogits.data(), loss.data(),
-                              nullptr);
+    ops::softmax_xent(d, logits.data(), labels, n, logits.dim(1), 1.0f / float(n), dlogits.data(), loss.data(),
+                      nullptr);
   };
-  // The optimizer on scratch copies: the real momentum must not move.
-  std::vector<float> p(model.flat_params(), model.flat_params() + model.num_params());
-  Sgd scratch({0.9, 5e-4}, model.num_params());
+  // The optimizer on scratch copies: the real weights and momentum must not move.
+  Tensor p({np}, d);
+  ops::copy(d, p.data(), model.work_params(), np);
+  Sgd scratch({0.9, 5e-4}, np);
+  scratch.to(d);
   std::vector<float> buf;
 
   CalibrationPasses passes;
   passes.batch = n;
-  passes.forward = [&] { model.forward(x, Mode::kEval); };
+  passes.forward = [&] {
+    model.forward(x, Mode::kEval);
+    sync();
+  };
   passes.attack_pass = [&] {
     loss_grad(model.forward(x, Mode::kEval));
     model.backward(dlogits, true, false);
+    sync();
   };
   passes.train_pass = [&] {
     loss_grad(model.forward(x, Mode::kTrain));
     model.backward(dlogits, false, true);
+    sync();
   };
-  passes.optimizer = [&] { scratch.step(p.data(), grads.data(), 0.0); };
+  passes.optimizer = [&] {
+    scratch.step(p.data(), grads.data(), 0.0);
+    sync();
+  };
+  // The all-reduce of the parameters' size, where the step sums them: in device
+  // memory with NCCL, else on the host.
+  Tensor dev_buf;
   passes.allreduce = [&] {
-    if (buf.empty()) buf.assign(model.num_params(), 0.0f);  // in the untimed warm-up
+    if (d != Device::kCpu && comm.backend() == "nccl") {
+      if (dev_buf.empty()) {  // in the untimed warm-up
+        dev_buf.set_device(d);
+        dev_buf.resize({np});
+        dev_buf.zero();
+      }
+      comm.allreduce_sum(dev_buf.data(), np);
+      sync();
+      return;
+    }
+    if (buf.empty()) buf.assign(np, 0.0f);  // in the untimed warm-up
     comm.allreduce_sum(buf.data(), int64_t(buf.size()));
   };
   const StepCosts c = time_step_costs(passes, opt, comm);
-  std::copy(grads.begin(), grads.end(), model.flat_grads());
-  std::copy(buffers.begin(), buffers.end(), model.flat_buffers());
+  ops::copy(d, model.work_grads(), grads.data(), np);
+  ops::copy(d, model.work_buffers(), buffers.data(), buffers.size());
+  sync();
   return c;
 }
 

@@ -1,14 +1,13 @@
-// What the training loop computes, behind one small interface, so that the loop
-// (cluster/train/trainer.cpp) reads the same on every device: attack a batch, forward and
-// loss, backward with the bucketed gradient all-reduce, the SGD update, evaluation.
-// Backends: cpu_backend.cpp (Model, Attacker, Sgd, Evaluator) and, in CUDA builds,
-// cuda/cuda_backend.cpp (GpuModel, GpuAttacker, GpuEvaluator); make_compute_backend()
-// in compute_backend.cpp is the one place that chooses.
+// What the training loop computes, behind one small interface: attack a batch,
+// forward and loss, backward with the bucketed gradient all-reduce, the SGD update,
+// evaluation. One implementation (compute_backend.cpp) for every device: the
+// Model, attack engine, evaluator and optimizer run where their tensors live, and
+// each layer calls the CPU or the CUDA kernel for them (kernels/dispatch/).
 //
-// The host Model and Sgd stay the reference copy of the state: checkpoints, the
-// initial broadcast and the guard's snapshots read and write them, so files are the
-// same bytes on every device. A device backend copies the state across only when
-// asked (download_state / upload_state); on the CPU both are no-ops.
+// The host copies of the Model's parameters and the Sgd momentum are what
+// checkpoints, the initial broadcast and the guard's snapshots read and write, so
+// files are the same bytes on every device. On a GPU the working copy is copied
+// across only when asked (download_state / upload_state); on the CPU they are one.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -84,6 +83,8 @@ class ComputeBackend {
 // with the CUDA backend on a machine with a visible GPU. The message says what was
 // expected, what was found and how to fix it.
 void check_device(const std::string& device);
+// "cpu" or "cuda" as a Device; ConfigError for any other word.
+Device parse_device(const std::string& device);
 
 // The backend for `device` ("cpu" or "cuda"; check_device() first). model (and sgd)
 // are the host copies; they must outlive the backend. A device backend starts from
@@ -91,7 +92,8 @@ void check_device(const std::string& device);
 // calls then throw std::logic_error). comm: the job's communicator (with NCCL, the
 // gradients are reduced in GPU memory). local_rank picks the GPU (world.h).
 // bucket_bytes: the gradient all-reduce's bucket size.
-// Throws ConfigError for a model the device cannot run (batchnorm on GPU, say).
+// Moves model (and sgd) to the device: ConfigError, naming them, for layers or attacks
+// it cannot run (Model::to, check_attack), before anything is trained.
 std::unique_ptr<ComputeBackend> make_compute_backend(const std::string& device, Model& model, Sgd* sgd,
                                                      Communicator& comm, int local_rank, int64_t bucket_bytes);
 

@@ -12,6 +12,7 @@
 #include "kernels/cuda/allocator.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/device.h"
 #endif
 
 namespace rampart::kernels {
@@ -82,6 +83,44 @@ void synchronize(Device d) {
   if (d == Device::kCpu) return;
 #if RAMPART_HAVE_CUDA
   CUDA_CHECK(cudaStreamSynchronize(cuda::context().stream()));
+#endif
+}
+
+int device_count(Device d) {
+  if (d == Device::kCpu) return 1;
+#if RAMPART_HAVE_CUDA
+  return cuda::cuda_device_count();
+#else
+  return 0;
+#endif
+}
+
+std::string unavailable_reason(Device d) {
+  if (d == Device::kCpu) return "";
+#if RAMPART_HAVE_CUDA
+  return cuda::cuda_unavailable_reason();
+#else
+  return "this rampart was built without the CUDA backend (RAMPART_CUDA=OFF)";
+#endif
+}
+
+int use_device(Device d, int local_rank) {
+  if (d == Device::kCpu) return 0;
+#if RAMPART_HAVE_CUDA
+  return cuda::select_device_for_local_rank(local_rank);
+#else
+  no_cuda();
+#endif
+}
+
+std::string describe(Device d) {
+  if (d == Device::kCpu) return "cpu";
+#if RAMPART_HAVE_CUDA
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  return "cuda:" + std::to_string(dev) + " (" + cuda::device_info(dev).name + ")";
+#else
+  no_cuda();
 #endif
 }
 

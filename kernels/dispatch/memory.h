@@ -5,6 +5,7 @@
 // a copy that ends in host memory returns once the bytes are there.
 #pragma once
 #include <cstddef>
+#include <string>
 
 #include "kernels/common/device.h"
 
@@ -24,5 +25,15 @@ void zero_bytes(Device d, void* p, size_t bytes);
 
 // Waits for the work queued on the device (no-op on the CPU).
 void synchronize(Device d);
+
+// Devices of kind d this process sees (CPU: 1; CUDA: 0 without a build, driver or GPU).
+int device_count(Device d);
+// Why device_count(d) is 0 ("" when it is not).
+std::string unavailable_reason(Device d);
+// Makes this rank's device of kind d current (GPU local_rank % count) before any of
+// its memory is allocated; returns its index.
+int use_device(Device d, int local_rank);
+// For messages: "cpu", "cuda:0 (NVIDIA H100 80GB HBM3)".
+std::string describe(Device d);
 
 }  // namespace rampart::kernels
