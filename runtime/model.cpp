@@ -52,7 +52,7 @@ Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions&
   // with a batch of one.
   std::vector<Shape> shapes(g.num_values);
   shapes[0] = {1, input[0], input[1], input[2]};
-  std::vector<Step> leaf_steps;
+  std::vector<Step> program;
   int64_t n_params = 0, n_buffers = 0;
   struct Pending { int layer; std::string name; Shape shape; int64_t offset; };
   std::vector<Pending> pending_params, pending_buffers;
@@ -63,7 +63,7 @@ Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions&
       check_join(gs.block, shapes[gs.in], shapes[gs.in2]);
       shapes[gs.out] = shapes[gs.in];
       forward_flops_ += double(numel(shapes[gs.out]));  // one add per element
-      leaf_steps.push_back(st);
+      program.push_back(st);
       continue;
     }
     const int i = gs.leaf;
@@ -88,7 +88,7 @@ Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions&
     st.first = st.last = i;
     st.exec = &l;
     st.has_params = l.has_params();
-    leaf_steps.push_back(st);
+    program.push_back(st);
   }
   const Shape& s = shapes[output_];
   if (s.size() != 2)
@@ -121,34 +121,34 @@ Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions&
   vgrads_.resize(g.num_values);
   gptr_.assign(g.num_values, nullptr);
   param_upstream_.assign(g.num_values, 0);
-  for (const Step& st : leaf_steps)
+  for (const Step& st : program)
     param_upstream_[st.out] = st.has_params || param_upstream_[st.in] || (st.in2 >= 0 && param_upstream_[st.in2]);
   const char* no_fusion = std::getenv("RAMPART_NO_FUSION");
-  plan_steps(options.fuse && !(no_fusion && *no_fusion && std::string(no_fusion) != "0"), leaf_steps);
+  plan_steps(options.fuse && !(no_fusion && *no_fusion && std::string(no_fusion) != "0"), program);
 }
 
 // The fusion pass: "[conv2d] relu maxpool2d" and "conv2d relu" runs become one
 // executor; every other step runs as itself. A run is fused only where each
 // step feeds the next and nothing else (never across a residual block's
 // branch point or join), so the values inside it need not exist.
-void Model::plan_steps(bool fuse, const std::vector<Step>& leaf_steps) {
+void Model::plan_steps(bool fuse, const std::vector<Step>& program) {
   fused_ = false;
-  const int n = int(leaf_steps.size());
+  const int n = int(program.size());
   std::vector<int> uses(vals_.size(), 0);
-  for (const Step& st : leaf_steps) {
+  for (const Step& st : program) {
     ++uses[st.in];
     if (st.in2 >= 0) ++uses[st.in2];
   }
   // Step k + off is a leaf of `type`, and steps k .. k + off form a chain.
   auto is = [&](int k, int off, const char* type) {
     for (int j = k + 1; j <= k + off; ++j)
-      if (j >= n || !leaf_steps[j].exec || leaf_steps[j].in != leaf_steps[j - 1].out ||
-          uses[leaf_steps[j - 1].out] != 1)
+      if (j >= n || !program[j].exec || program[j].in != program[j - 1].out ||
+          uses[program[j - 1].out] != 1)
         return false;
-    return k + off < n && leaf_steps[k + off].exec && layers_[leaf_steps[k + off].first]->type() == type;
+    return k + off < n && program[k + off].exec && layers_[program[k + off].first]->type() == type;
   };
   for (int k = 0; k < n;) {
-    const Step& st = leaf_steps[k];
+    const Step& st = program[k];
     if (fuse && st.exec) {
       bool conv = is(k, 0, "conv2d") && is(k, 1, "relu") && is(k, 2, "maxpool2d");
       bool bare = !conv && is(k, 0, "relu") && is(k, 1, "maxpool2d");
@@ -171,7 +171,7 @@ void Model::plan_steps(bool fuse, const std::vector<Step>& leaf_steps) {
           f.last = pool;
           f.exec = fused_layers_.back().get();
           f.has_params = c != nullptr;
-          f.out = leaf_steps[last_step].out;
+          f.out = program[last_step].out;
           steps_.push_back(f);
           fused_ = true;
           k = last_step + 1;

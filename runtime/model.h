@@ -116,8 +116,7 @@ class Model {
     int in = 0, in2 = -1, out = 0;
     std::string block;  // an add: the residual block's path
   };
-  void build(const nlohmann::json& spec);
-  void plan_steps(bool fuse, const std::vector<Step>& leaf_steps);
+  void plan_steps(bool fuse, const std::vector<Step>& program);  // program: one step per leaf or add
   std::vector<Step> steps_;
   std::vector<std::unique_ptr<Layer>> fused_layers_;
   bool fused_ = false;
