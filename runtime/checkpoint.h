@@ -18,11 +18,11 @@ struct NamedArray {
 };
 
 struct Checkpoint {
-  nlohmann::json arch;            // model spec (JSON array), root attr arch_json
+  nlohmann::json arch;            // model spec (JSON list of modules), root attr arch_json
   std::string config;             // resolved config text, root attr config
   int64_t epoch = 0, step = 0;    // root attrs
   int world_size = 1;             // root attr
-  std::vector<std::pair<std::string, NamedArray>> model;      // /model/<name>: "0.weight", "2.running_mean"
+  std::vector<std::pair<std::string, NamedArray>> model;      // /model/<name>: PyTorch's state_dict keys, "0.weight", "layer1.0.bn1.running_mean"
   std::vector<std::pair<std::string, NamedArray>> optimizer;  // /optimizer/<name>: momentum, same names
   nlohmann::json rng;             // /rng, string attr state_json
   nlohmann::json scheduler;       // /scheduler, string attr state_json

@@ -1,4 +1,5 @@
-// Model construction from a spec, flat parameter buffers, forward and backward.
+// Model construction from a spec (its module graph), flat parameter buffers, the
+// fusion pass; forward and backward are in graph/model_passes.cpp.
 #include "runtime/model.h"
 
 #include <chrono>
@@ -6,42 +7,90 @@
 #include <cstdlib>
 
 #include "runtime/errors.h"
+#include "runtime/graph/module_graph.h"
 #include "runtime/layers/conv2d.h"
 #include "runtime/layers/fused_conv_relu_pool.h"
 #include "runtime/layers/pool_common.h"
 #include "runtime/rng.h"
 
 namespace rampart {
+namespace {
+
+// Runs fn; a ConfigError from a leaf of a nested spec gets the leaf's module path
+// ("layer 7 (conv2d): ..." alone does not say where layer 7 is). Flat lists keep
+// their messages: there the index is the path.
+template <class Fn>
+void in_module(bool plain, const std::string& path, Fn fn) {
+  if (plain) return fn();
+  try {
+    fn();
+  } catch (const ConfigError& e) {
+    throw ConfigError("model spec: module " + path + ": " + e.what());
+  }
+}
+
+// A residual block's two branches must meet with one shape.
+void check_join(const std::string& block, const Shape& body, const Shape& shortcut) {
+  if (body == shortcut) return;
+  throw ConfigError("model spec: module " + block + " (residual): the body gives " + shape_str(body) +
+                    " but the shortcut gives " + shape_str(shortcut) + " for one example; expected the same "
+                    "shape for the add (a shortcut that changes channels or resolution needs its own layers, "
+                    "e.g. \"shortcut\": [a 1x1 conv2d with the body's stride])");
+}
+
+}  // namespace
 
 Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions& options)
     : spec_(spec), input_(input) {
-  if (!spec.is_array() || spec.empty())
-    throw ConfigError("model spec: expected a non-empty JSON list of layers, found " +
-                      std::string(spec.is_array() ? "an empty list" : spec.type_name()));
+  ModuleGraph g = parse_module_graph(spec);  // throws for a spec that is not a list
   if (input.size() != 3)
     throw ConfigError("model input: expected an example shape [C, H, W], found " + shape_str(input));
+  plain_ = g.plain;
+  output_ = g.output;
 
-  // Build layers and walk the shapes through them with a batch of one.
-  Shape s = {1, input[0], input[1], input[2]};
+  // Build the leaves in forward order and walk the shapes through the program
+  // with a batch of one.
+  std::vector<Shape> shapes(g.num_values);
+  shapes[0] = {1, input[0], input[1], input[2]};
+  std::vector<Step> program;
   int64_t n_params = 0, n_buffers = 0;
   struct Pending { int layer; std::string name; Shape shape; int64_t offset; };
   std::vector<Pending> pending_params, pending_buffers;
-  for (size_t i = 0; i < spec.size(); ++i) {
-    layers_.push_back(make_layer(spec[i], int(i)));
+  for (const GraphStep& gs : g.steps) {
+    Step st;
+    st.in = gs.in, st.in2 = gs.in2, st.out = gs.out, st.block = gs.block;
+    if (gs.leaf < 0) {
+      check_join(gs.block, shapes[gs.in], shapes[gs.in2]);
+      shapes[gs.out] = shapes[gs.in];
+      forward_flops_ += double(numel(shapes[gs.out]));  // one add per element
+      program.push_back(st);
+      continue;
+    }
+    const int i = gs.leaf;
+    const std::string& name = g.leaves[i].name;
+    in_module(plain_, name, [&] {
+      layers_.push_back(make_layer(g.leaves[i].spec, i));
+      forward_flops_ += layers_.back()->flops(shapes[gs.in]);
+      shapes[gs.out] = layers_.back()->output_shape(shapes[gs.in]);
+    });
     Layer& l = *layers_.back();
-    forward_flops_ += l.flops(s);
-    s = l.output_shape(s);
+    layer_names_.push_back(name);
     int64_t begin = n_params;
-    for (auto& [name, shape] : l.param_shapes()) {
-      pending_params.push_back({int(i), std::to_string(i) + "." + name, shape, n_params});
+    for (auto& [pname, shape] : l.param_shapes()) {
+      pending_params.push_back({i, name + "." + pname, shape, n_params});
       n_params += numel(shape);
     }
     layer_ranges_.push_back({begin, n_params});
-    for (auto& [name, shape] : l.buffer_shapes()) {
-      pending_buffers.push_back({int(i), std::to_string(i) + "." + name, shape, n_buffers});
+    for (auto& [bname, shape] : l.buffer_shapes()) {
+      pending_buffers.push_back({i, name + "." + bname, shape, n_buffers});
       n_buffers += numel(shape);
     }
+    st.first = st.last = i;
+    st.exec = &l;
+    st.has_params = l.has_params();
+    program.push_back(st);
   }
+  const Shape& s = shapes[output_];
   if (s.size() != 2)
     throw ConfigError("model spec: the last layer must produce logits [N, classes], found shape " +
                       shape_str(s) + " for one example (add a flatten and a linear layer)");
@@ -60,63 +109,89 @@ Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions&
   size_t pi = 0, bi = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     std::vector<ParamView*> pv;
+    size_t first = pi;
     while (pi < pending_params.size() && pending_params[pi].layer == int(i)) pv.push_back(&params_[pi++]);
+    layer_views_.push_back({first, pi});
     if (!pv.empty()) layers_[i]->bind_params(pv);
     std::vector<BufferView*> bv;
     while (bi < pending_buffers.size() && pending_buffers[bi].layer == int(i)) bv.push_back(&buffers_[bi++]);
     if (!bv.empty()) layers_[i]->bind_buffers(bv);
   }
-  acts_.resize(layers_.size());
-  grads_.resize(2);
+  vals_.resize(g.num_values);
+  vgrads_.resize(g.num_values);
+  gptr_.assign(g.num_values, nullptr);
+  param_upstream_.assign(g.num_values, 0);
+  for (const Step& st : program)
+    param_upstream_[st.out] = st.has_params || param_upstream_[st.in] || (st.in2 >= 0 && param_upstream_[st.in2]);
   const char* no_fusion = std::getenv("RAMPART_NO_FUSION");
-  plan_steps(options.fuse && !(no_fusion && *no_fusion && std::string(no_fusion) != "0"));
+  plan_steps(options.fuse && !(no_fusion && *no_fusion && std::string(no_fusion) != "0"), program);
 }
 
 // The fusion pass: "[conv2d] relu maxpool2d" and "conv2d relu" runs become one
-// executor; every other layer runs as itself.
-void Model::plan_steps(bool fuse) {
+// executor; every other step runs as itself. A run is fused only where each
+// step feeds the next and nothing else (never across a residual block's
+// branch point or join), so the values inside it need not exist.
+void Model::plan_steps(bool fuse, const std::vector<Step>& program) {
   fused_ = false;
-  const int n = int(layers_.size());
-  auto is = [&](int i, const char* type) { return i < n && layers_[i]->type() == type; };
-  for (int i = 0; i < n;) {
-    if (fuse) {
-      bool conv = is(i, "conv2d") && is(i + 1, "relu") && is(i + 2, "maxpool2d");
-      bool bare = !conv && is(i, "relu") && is(i + 1, "maxpool2d");
-      bool conv_relu = !conv && is(i, "conv2d") && is(i + 1, "relu");
+  const int n = int(program.size());
+  std::vector<int> uses(vals_.size(), 0);
+  for (const Step& st : program) {
+    ++uses[st.in];
+    if (st.in2 >= 0) ++uses[st.in2];
+  }
+  // Step k + off is a leaf of `type`, and steps k .. k + off form a chain.
+  auto is = [&](int k, int off, const char* type) {
+    for (int j = k + 1; j <= k + off; ++j)
+      if (j >= n || !program[j].exec || program[j].in != program[j - 1].out ||
+          uses[program[j - 1].out] != 1)
+        return false;
+    return k + off < n && program[k + off].exec && layers_[program[k + off].first]->type() == type;
+  };
+  for (int k = 0; k < n;) {
+    const Step& st = program[k];
+    if (fuse && st.exec) {
+      bool conv = is(k, 0, "conv2d") && is(k, 1, "relu") && is(k, 2, "maxpool2d");
+      bool bare = !conv && is(k, 0, "relu") && is(k, 1, "maxpool2d");
+      bool conv_relu = !conv && is(k, 0, "conv2d") && is(k, 1, "relu");
       if (conv || bare || conv_relu) {
-        const int pool = conv ? i + 2 : i + 1;  // the last layer of the run
+        const int i = st.first;
+        const int pool = conv ? i + 2 : i + 1;  // the last leaf of the run
+        const int last_step = k + (pool - i);
         nlohmann::json group = nlohmann::json::array();
         for (int j = i; j <= pool; ++j) group.push_back(layers_[j]->spec());
         Conv2d* c = conv || conv_relu ? dynamic_cast<Conv2d*>(layers_[i].get()) : nullptr;
-        ParamView *w = nullptr, *b = nullptr;
-        for (auto& p : params_) {
-          if (p.name == std::to_string(i) + ".weight") w = &p;
-          if (p.name == std::to_string(i) + ".bias") b = &p;
-        }
-        if ((conv || conv_relu) && (!c || !w)) {  // not a conv2d we can drive: run the layers one by one
-          steps_.push_back({i, i, layers_[i].get(), layers_[i]->has_params()});
-          ++i;
+        auto [pb, pe] = layer_views_[i];
+        ParamView* w = pe > pb ? &params_[pb] : nullptr;
+        ParamView* b = pe > pb + 1 ? &params_[pb + 1] : nullptr;
+        if (!((conv || conv_relu) && (!c || !w))) {  // else not a conv2d we can drive: run the layers one by one
+          kernels::cpu::PoolGeometry geom;
+          if (!conv_relu) geom = parse_pool_spec(layers_[pool]->spec(), pool, "maxpool2d");
+          fused_layers_.push_back(std::make_unique<FusedConvReluPool>(c, w, b, geom, group, !conv_relu));
+          Step f = st;
+          f.last = pool;
+          f.exec = fused_layers_.back().get();
+          f.has_params = c != nullptr;
+          f.out = program[last_step].out;
+          steps_.push_back(f);
+          fused_ = true;
+          k = last_step + 1;
           continue;
         }
-        kernels::cpu::PoolGeometry g;
-        if (!conv_relu) g = parse_pool_spec(layers_[pool]->spec(), pool, "maxpool2d");
-        fused_layers_.push_back(std::make_unique<FusedConvReluPool>(c, w, b, g, group, !conv_relu));
-        steps_.push_back({i, pool, fused_layers_.back().get(), c != nullptr});
-        fused_ = true;
-        i = pool + 1;
-        continue;
       }
     }
-    steps_.push_back({i, i, layers_[i].get(), layers_[i]->has_params()});
-    ++i;
+    steps_.push_back(st);
+    ++k;
   }
 }
 
 nlohmann::json Model::profile() const {
   nlohmann::json out = nlohmann::json::array();
-  for (size_t k = 0; k < steps_.size() && k < prof_fwd_.size(); ++k)
-    out.push_back({{"layers", std::to_string(steps_[k].first) + "-" + std::to_string(steps_[k].last)},
-                   {"type", steps_[k].exec->type()}, {"forward_s", prof_fwd_[k]}, {"backward_s", prof_bwd_[k]}});
+  for (size_t k = 0; k < steps_.size() && k < prof_fwd_.size(); ++k) {
+    const Step& st = steps_[k];
+    std::string layers = st.exec ? std::to_string(st.first) + "-" + std::to_string(st.last) : st.block;
+    out.push_back({{"layers", layers}, {"type", st.exec ? st.exec->type() : std::string("add")},
+                   {"forward_s", prof_fwd_[k]}, {"backward_s", prof_bwd_[k]}});
+  }
   return out;
 }
 
@@ -124,6 +199,10 @@ std::string Model::execution_plan() const {
   std::string s;
   for (auto& st : steps_) {
     if (!s.empty()) s += ", ";
+    if (!st.exec) {
+      s += "add(" + st.block + ")";
+      continue;
+    }
     s += "[" + std::to_string(st.first) + (st.last > st.first ? "-" + std::to_string(st.last) : "") + "] " +
          st.exec->type();
   }
@@ -135,51 +214,6 @@ void Model::init(uint64_t seed) {
     Rng rng(seed, Stream::kInit, i);
     layers_[i]->reset_parameters(rng);
   }
-}
-
-const Tensor& Model::forward(const Tensor& x, Mode mode) {
-  if (x.ndim() != 4 || x.dim(1) != input_[0] || x.dim(2) != input_[1] || x.dim(3) != input_[2])
-    throw DataError("model input: expected a batch [N, " + std::to_string(input_[0]) + ", " +
-                    std::to_string(input_[1]) + ", " + std::to_string(input_[2]) + "], found " +
-                    shape_str(x.shape()));
-  input_ptr_ = &x;
-  const Tensor* cur = &x;
-  using Clock = std::chrono::steady_clock;
-  for (size_t k = 0; k < steps_.size(); ++k) {
-    auto& st = steps_[k];
-    auto t = profiling_ ? Clock::now() : Clock::time_point();
-    st.exec->forward(*cur, acts_[st.last], mode);
-    if (profiling_) prof_fwd_[k] += std::chrono::duration<double>(Clock::now() - t).count();
-    cur = &acts_[st.last];
-  }
-  return *cur;
-}
-
-const Tensor& Model::backward(const Tensor& dlogits, bool input_grad, bool param_grads,
-                              const GradReadyFn& on_grad_ready) {
-  static const Tensor kEmpty;
-  const Tensor* dy = &dlogits;
-  int slot = 0;
-  for (int k = int(steps_.size()) - 1; k >= 0; --k) {
-    const Step& st = steps_[k];
-    const Tensor& x = st.first == 0 ? *input_ptr_ : acts_[st.first - 1];
-    // Layer 0's input gradient is only wanted by attacks; earlier layers need
-    // theirs to continue. Stop once neither is needed below this point.
-    bool need_dx = st.first > 0 || input_grad;
-    if (!need_dx && !(param_grads && st.has_params)) break;
-    // When only parameter gradients are wanted, skip layers below the first
-    // (from the input) that has parameters.
-    Tensor* dx = need_dx ? &grads_[slot] : nullptr;
-    bool pg = param_grads && st.has_params;
-    auto t = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    st.exec->backward(x, acts_[st.last], *dy, dx, pg);
-    if (profiling_) prof_bwd_[k] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-    if (pg && on_grad_ready)  // per original layer, last to first, as without fusion
-      for (int i = st.last; i >= st.first; --i)
-        if (layers_[i]->has_params()) on_grad_ready(i);
-    if (dx) { dy = dx; slot ^= 1; }
-  }
-  return input_grad ? *dy : kEmpty;
 }
 
 }  // namespace rampart

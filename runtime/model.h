@@ -1,5 +1,7 @@
-// A model: a sequence of layers built from the JSON spec of ../shared/DESIGN.md,
-// with every parameter in one flat buffer (and every gradient in another).
+// A model: a graph of named modules built from the JSON spec of docs/model-spec.md
+// (sequential containers, residual blocks, leaf layers), run as its leaf layers
+// in forward (topological) order, with every parameter in one flat buffer (and
+// every gradient in another): one contiguous range per leaf, in forward order.
 #pragma once
 #include <functional>
 #include <memory>
@@ -23,9 +25,10 @@ struct ModelOptions {
 
 class Model {
  public:
-  // spec: a JSON array of layers. input: the logical shape of one example [C, H, W].
-  // Throws ConfigError for a spec that is not a list of valid layers, or whose
-  // layers do not fit together.
+  // spec: a JSON list of modules (docs/model-spec.md). input: the logical shape of one
+  // example [C, H, W]. Throws ConfigError for a spec that is not a list of valid
+  // modules, or whose layers do not fit together (a residual block's two branches
+  // must give the same shape).
   Model(const nlohmann::json& spec, const Shape& input, const ModelOptions& options = {});
 
   // PyTorch's default initialisation, seeded.
@@ -34,8 +37,9 @@ class Model {
   // Forward pass; returns the logits [N, classes]. x: [N, C, H, W] channels-last.
   const Tensor& forward(const Tensor& x, Mode mode);
 
-  // Called with a layer index as soon as that layer's parameter gradients are
-  // written during backward (layers are visited from last to first).
+  // Called with a leaf layer's index as soon as that layer's parameter gradients are
+  // written during backward (leaves are visited from last to first: reverse
+  // topological order, so the indices only decrease).
   using GradReadyFn = std::function<void(int layer)>;
 
   // Backward from dlogits = dL/dlogits of the last forward.
@@ -47,8 +51,15 @@ class Model {
   const nlohmann::json& spec() const { return spec_; }
   const Shape& input_shape() const { return input_; }
   int num_classes() const { return int(out_features_); }
+  // The leaf layers, in forward order (for a flat list spec: the list's layers).
   int num_layers() const { return int(layers_.size()); }
   Layer& layer(int i) { return *layers_[i]; }
+  // Leaf i's module path, PyTorch's: "3", "layer1.0.conv1"; its parameters are
+  // "<path>.weight", ...
+  const std::string& layer_name(int i) const { return layer_names_[i]; }
+  // True when the spec is a flat list of unnamed leaf layers (the form before
+  // module graphs): leaf i is spec()[i] and feeds leaf i + 1.
+  bool is_plain_list() const { return plain_; }
 
   std::vector<ParamView>& params() { return params_; }
   const std::vector<ParamView>& params() const { return params_; }
@@ -58,7 +69,7 @@ class Model {
   const float* flat_params() const { return flat_params_.data(); }
   float* flat_grads() { return flat_grads_.data(); }
   int64_t num_params() const { return flat_params_.size(); }
-  // Range [begin, end) of the flat buffers that holds layer i's parameters.
+  // Range [begin, end) of the flat buffers that holds leaf layer i's parameters.
   std::pair<int64_t, int64_t> layer_param_range(int i) const { return layer_ranges_[i]; }
   // Batchnorm running statistics, flattened in order (for broadcast and checkpoints).
   float* flat_buffers() { return flat_buffers_.data(); }
@@ -67,47 +78,66 @@ class Model {
   // FLOPs of one forward pass for one example (multiply-add = 2).
   double forward_flops() const { return forward_flops_; }
 
-  // What the fusion pass made of the layers, e.g. "[0-2] fused(conv2d,relu,maxpool2d), [3] ...".
+  // What the fusion pass made of the leaves, e.g. "[0-2] fused(conv2d,relu,maxpool2d), [3] ...";
+  // a residual block's join reads "add(layer1.0)".
   std::string execution_plan() const;
   bool fused() const { return fused_; }
 
   // Per-executor timing, for benchmarks: when on, every forward and backward adds
   // its seconds per executor; profile() lists "name: forward s, backward s".
-  void set_profiling(bool on) { profiling_ = on; prof_fwd_.assign(steps_.size(), 0); prof_bwd_.assign(steps_.size(), 0); }
+  void set_profiling(bool on) {
+    profiling_ = on;
+    prof_fwd_.assign(steps_.size(), 0);
+    prof_bwd_.assign(steps_.size(), 0);
+  }
   nlohmann::json profile() const;
 
  private:
   nlohmann::json spec_;
   Shape input_;
   int64_t out_features_ = 0;
-  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::unique_ptr<Layer>> layers_;  // the leaves, forward order
+  std::vector<std::string> layer_names_;
+  std::vector<std::pair<size_t, size_t>> layer_views_;  // per leaf: its [begin, end) of params_
+  bool plain_ = true;
   std::vector<ParamView> params_;
   std::vector<BufferView> buffers_;
   std::vector<std::pair<int64_t, int64_t>> layer_ranges_;
   Tensor flat_params_, flat_grads_, flat_buffers_;
-  // The executors the passes run: each covers the layers [first, last] of the
-  // spec and is either one of layers_ or a fused executor that owns no parameters
-  // (they stay bound to the original layers, so names, offsets and checkpoints
-  // do not change).
+  // The program the passes run, over numbered values (0: the input). A leaf
+  // step covers the leaves [first, last] and runs one of layers_ or a fused
+  // executor that owns no parameters (they stay bound to the original layers,
+  // so names, offsets and checkpoints do not change); an add step (exec null)
+  // joins a residual block's branches: out = in + in2.
   struct Step {
-    int first, last;
-    Layer* exec;
-    bool has_params;
+    int first = 0, last = -1;
+    Layer* exec = nullptr;
+    bool has_params = false;
+    int in = 0, in2 = -1, out = 0;
+    std::string block;  // an add: the residual block's path
   };
-  void plan_steps(bool fuse);
+  void plan_steps(bool fuse, const std::vector<Step>& program);  // program: one step per leaf or add
   std::vector<Step> steps_;
   std::vector<std::unique_ptr<Layer>> fused_layers_;
   bool fused_ = false;
   bool profiling_ = false;
   std::vector<double> prof_fwd_, prof_bwd_;
-  std::vector<Tensor> acts_;   // acts_[i] = output of layer i (of step ending at i)
-  std::vector<Tensor> grads_;  // ping-pong buffers for dL/d(activation)
+  // Per value: the forward output (vals_[0] unused: the input is input_ptr_),
+  // the gradient buffer, and in backward the gradient itself, which may be
+  // another value's (an add passes its gradient on to both branches unchanged).
+  int output_ = 0;
+  std::vector<Tensor> vals_, vgrads_;
+  std::vector<const Tensor*> gptr_;
+  std::vector<char> param_upstream_;  // per value: a layer with parameters lies between the input and it
+  Tensor scratch_;                    // a leaf's input gradient when its input already has one
   const Tensor* input_ptr_ = nullptr;
+  const Tensor& value(int v) const { return v == 0 ? *input_ptr_ : vals_[v]; }
+  void add_grad(int v, const Tensor& g);
   double forward_flops_ = 0;
 };
 
 // Expands a named model ("small-cnn", ...) to its spec; returns the argument
-// unchanged when it is already a JSON list. Throws ConfigError for unknown names.
+// unchanged when it is already a JSON list (of modules: docs/model-spec.md). Throws ConfigError for unknown names.
 nlohmann::json expand_model(const std::string& name_or_json, const Shape& input);
 
 // The names known to expand_model, for --help and error messages.

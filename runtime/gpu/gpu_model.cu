@@ -9,6 +9,9 @@
 namespace rampart::gpu {
 
 GpuModel::GpuModel(Model& host, bool allow_tf32) : host_(host), ctx_{nullptr, cuda::CudnnConv(allow_tf32), cuda::CublasLinear(allow_tf32)} {
+  if (!host.is_plain_list())  // the layers below run as a chain, found by their names "<i>."
+    throw ConfigError("GpuModel: models with named modules or residual blocks are not supported on --device cuda "
+                      "yet (found a nested spec); use --device cpu, or a flat list of layers");
   params_.resize(host.num_params());
   grads_.resize(host.num_params());
   // The CPU Model's views are in layer order, each at its offset in the flat
