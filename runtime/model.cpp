@@ -105,18 +105,16 @@ Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions&
   for (auto& p : pending_params)
     params_.push_back({p.name, p.shape, flat_params_.data() + p.offset, flat_grads_.data() + p.offset, p.offset});
   for (auto& b : pending_buffers) buffers_.push_back({b.name, b.shape, flat_buffers_.data() + b.offset});
-  // Hand each layer its views (the vectors above no longer grow, so pointers are stable).
+  // Each leaf's views (the vectors above no longer grow, so pointers are stable).
   size_t pi = 0, bi = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    std::vector<ParamView*> pv;
-    size_t first = pi;
-    while (pi < pending_params.size() && pending_params[pi].layer == int(i)) pv.push_back(&params_[pi++]);
+    size_t first = pi, first_buffer = bi;
+    while (pi < pending_params.size() && pending_params[pi].layer == int(i)) ++pi;
+    while (bi < pending_buffers.size() && pending_buffers[bi].layer == int(i)) ++bi;
     layer_views_.push_back({first, pi});
-    if (!pv.empty()) layers_[i]->bind_params(pv);
-    std::vector<BufferView*> bv;
-    while (bi < pending_buffers.size() && pending_buffers[bi].layer == int(i)) bv.push_back(&buffers_[bi++]);
-    if (!bv.empty()) layers_[i]->bind_buffers(bv);
+    layer_buffer_views_.push_back({first_buffer, bi});
   }
+  bind_layers(params_, buffers_);
   vals_.resize(g.num_values);
   vgrads_.resize(g.num_values);
   gptr_.assign(g.num_values, nullptr);
@@ -124,7 +122,77 @@ Model::Model(const nlohmann::json& spec, const Shape& input, const ModelOptions&
   for (const Step& st : program)
     param_upstream_[st.out] = st.has_params || param_upstream_[st.in] || (st.in2 >= 0 && param_upstream_[st.in2]);
   const char* no_fusion = std::getenv("RAMPART_NO_FUSION");
-  plan_steps(options.fuse && !(no_fusion && *no_fusion && std::string(no_fusion) != "0"), program);
+  fuse_ = options.fuse && !(no_fusion && *no_fusion && std::string(no_fusion) != "0");
+  program_ = program;
+  plan_steps(fuse_, program);
+}
+
+// Hands each leaf its views of params and buffers (the host's, or the device's).
+void Model::bind_layers(std::vector<ParamView>& params, std::vector<BufferView>& buffers) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    std::vector<ParamView*> pv;
+    for (size_t k = layer_views_[i].first; k < layer_views_[i].second; ++k) pv.push_back(&params[k]);
+    if (!pv.empty()) layers_[i]->bind_params(pv);
+    std::vector<BufferView*> bv;
+    for (size_t k = layer_buffer_views_[i].first; k < layer_buffer_views_[i].second; ++k) bv.push_back(&buffers[k]);
+    if (!bv.empty()) layers_[i]->bind_buffers(bv);
+  }
+}
+
+void Model::to(Device d) {
+  if (d == device_) return;
+  // Everything that cannot run on d, said at once and before anything moves.
+  std::string gaps;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const std::string why = layers_[i]->gap(d);
+    if (!why.empty()) gaps += (gaps.empty() ? "" : "; ") + layer_names_[i] + " (" + layers_[i]->type() + "): " + why;
+  }
+  if (!gaps.empty())
+    throw ConfigError("model: expected layers that run on --device " + std::string(device_name(d)) + ", found " +
+                      gaps + "; use --device cpu for this model");
+  pull_state();
+  if (d == Device::kCpu) {
+    bind_layers(params_, buffers_);
+    dev_params_ = Tensor();
+    dev_grads_ = Tensor();
+    dev_buffers_ = Tensor();
+    dev_param_views_.clear();
+    dev_buffer_views_.clear();
+  } else {
+    dev_params_ = flat_params_.to(d);
+    dev_grads_ = flat_grads_.to(d);
+    dev_buffers_ = flat_buffers_.to(d);
+    dev_param_views_ = params_;
+    for (ParamView& p : dev_param_views_) {
+      p.value = dev_params_.data() + p.offset;
+      p.grad = dev_grads_.data() + p.offset;
+    }
+    dev_buffer_views_ = buffers_;
+    for (size_t k = 0; k < buffers_.size(); ++k)
+      dev_buffer_views_[k].value = dev_buffers_.data() + (buffers_[k].value - flat_buffers_.data());
+    bind_layers(dev_param_views_, dev_buffer_views_);
+  }
+  device_ = d;
+  for (auto* list : {&vals_, &vgrads_})
+    for (Tensor& t : *list) t.set_device(d);
+  scratch_.set_device(d);
+  accum_.set_device(d);
+  // Fused executors are CPU kernels bound to the host views: only there.
+  steps_.clear();
+  fused_layers_.clear();
+  plan_steps(fuse_ && d == Device::kCpu, program_);
+}
+
+void Model::pull_state() {
+  if (device_ == Device::kCpu) return;
+  flat_params_.copy_from(dev_params_);
+  flat_buffers_.copy_from(dev_buffers_);
+}
+
+void Model::push_state() {
+  if (device_ == Device::kCpu) return;
+  dev_params_.copy_from(flat_params_);
+  dev_buffers_.copy_from(flat_buffers_);
 }
 
 // The fusion pass: "[conv2d] relu maxpool2d" and "conv2d relu" runs become one
@@ -210,9 +278,15 @@ std::string Model::execution_plan() const {
 }
 
 void Model::init(uint64_t seed) {
+  // Drawn on the host (the layers write through their views), then copied across.
+  if (device_ != Device::kCpu) bind_layers(params_, buffers_);
   for (size_t i = 0; i < layers_.size(); ++i) {
     Rng rng(seed, Stream::kInit, i);
     layers_[i]->reset_parameters(rng);
+  }
+  if (device_ != Device::kCpu) {
+    bind_layers(dev_param_views_, dev_buffer_views_);
+    push_state();
   }
 }
 

@@ -44,9 +44,29 @@ class Model {
 
   // Backward from dlogits = dL/dlogits of the last forward.
   //   input_grad: also compute dL/dx (returned; else an empty tensor is returned).
-  //   param_grads: compute parameter gradients into grads(); attacks pass false.
+  //   param_grads: compute parameter gradients into work_grads(); attacks pass false.
+  //   accumulate: add them to what work_grads() holds (a step with more than one
+  //     forward, e.g. a clean and an adversarial loss) instead of overwriting it;
+  //     on_grad_ready fires once a leaf's sum is final.
   const Tensor& backward(const Tensor& dlogits, bool input_grad, bool param_grads,
-                         const GradReadyFn& on_grad_ready = nullptr);
+                         const GradReadyFn& on_grad_ready = nullptr, bool accumulate = false);
+
+  // ---- Device ---------------------------------------------------------------------
+  // Moves the working copy of the parameters, gradients, buffers and activations to
+  // d; forward() then takes batches on d. The host keeps params()/buffers() (and
+  // flat_params()...) as the copy checkpoints read: pull_state() and push_state()
+  // copy the state across. Throws ConfigError naming every leaf that cannot run on d
+  // (Layer::gap) before anything moves. Fusion (a CPU executor) is off elsewhere.
+  void to(Device d);
+  Device device() const { return device_; }
+  // The buffers the passes and the optimizer use, on device(): flat_*() on the CPU.
+  float* work_params() { return device_ == Device::kCpu ? flat_params_.data() : dev_params_.data(); }
+  float* work_grads() { return device_ == Device::kCpu ? flat_grads_.data() : dev_grads_.data(); }
+  float* work_buffers() { return device_ == Device::kCpu ? flat_buffers_.data() : dev_buffers_.data(); }
+  // Device -> host copy of the parameters and buffers (before a checkpoint), and
+  // host -> device (after the host copy changed); no-ops on the CPU.
+  void pull_state();
+  void push_state();
 
   const nlohmann::json& spec() const { return spec_; }
   const Shape& input_shape() const { return input_; }
@@ -99,11 +119,20 @@ class Model {
   std::vector<std::unique_ptr<Layer>> layers_;  // the leaves, forward order
   std::vector<std::string> layer_names_;
   std::vector<std::pair<size_t, size_t>> layer_views_;  // per leaf: its [begin, end) of params_
+  std::vector<std::pair<size_t, size_t>> layer_buffer_views_;  // per leaf: its [begin, end) of buffers_
   bool plain_ = true;
   std::vector<ParamView> params_;
   std::vector<BufferView> buffers_;
   std::vector<std::pair<int64_t, int64_t>> layer_ranges_;
   Tensor flat_params_, flat_grads_, flat_buffers_;
+  // Off the CPU: the working copies, and views into them that the layers are bound to.
+  Device device_ = Device::kCpu;
+  Tensor dev_params_, dev_grads_, dev_buffers_;
+  std::vector<ParamView> dev_param_views_;
+  std::vector<BufferView> dev_buffer_views_;
+  Tensor accum_;  // backward(accumulate): the gradients before this backward
+  bool fuse_ = true;
+  void bind_layers(std::vector<ParamView>& params, std::vector<BufferView>& buffers);
   // The program the passes run, over numbered values (0: the input). A leaf
   // step covers the leaves [first, last] and runs one of layers_ or a fused
   // executor that owns no parameters (they stay bound to the original layers,
@@ -118,6 +147,7 @@ class Model {
   };
   void plan_steps(bool fuse, const std::vector<Step>& program);  // program: one step per leaf or add
   std::vector<Step> steps_;
+  std::vector<Step> program_;  // one step per leaf or add, before fusion
   std::vector<std::unique_ptr<Layer>> fused_layers_;
   bool fused_ = false;
   bool profiling_ = false;

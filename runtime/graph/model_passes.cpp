@@ -20,12 +20,7 @@ void add_into(const Tensor& a, const Tensor& b, Tensor& y) {
     throw std::logic_error("residual add: branch shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape()) +
                            " differ at run time");
   if (y.shape() != a.shape()) y.resize(a.shape());
-  const float* pa = a.data();
-  const float* pb = b.data();
-  float* py = y.data();
-  const int64_t n = a.size();
-#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) py[i] = pa[i] + pb[i];
+  ops::add(a.device(), y.data(), a.data(), b.data(), a.size());
 }
 
 }  // namespace
@@ -35,6 +30,9 @@ const Tensor& Model::forward(const Tensor& x, Mode mode) {
     throw DataError("model input: expected a batch [N, " + std::to_string(input_[0]) + ", " +
                     std::to_string(input_[1]) + ", " + std::to_string(input_[2]) + "], found " +
                     shape_str(x.shape()));
+  if (x.device() != device_)
+    throw std::logic_error(std::string("Model::forward: a batch on ") + device_name(x.device()) + " for a model on " +
+                           device_name(device_));
   input_ptr_ = &x;
   for (size_t k = 0; k < steps_.size(); ++k) {
     const Step& st = steps_[k];
@@ -66,8 +64,13 @@ void Model::add_grad(int v, const Tensor& g) {
 }
 
 const Tensor& Model::backward(const Tensor& dlogits, bool input_grad, bool param_grads,
-                              const GradReadyFn& on_grad_ready) {
+                              const GradReadyFn& on_grad_ready, bool accumulate) {
   static const Tensor kEmpty;
+  accumulate = accumulate && param_grads;
+  if (accumulate) {  // the layers overwrite: keep what is there, add it back per leaf
+    accum_.resize({num_params()});
+    ops::copy(device_, accum_.data(), work_grads(), num_params());
+  }
   std::fill(gptr_.begin(), gptr_.end(), nullptr);
   gptr_[output_] = &dlogits;
   // The input's gradient is only wanted by attacks; any other value's is needed
@@ -99,9 +102,15 @@ const Tensor& Model::backward(const Tensor& dlogits, bool input_grad, bool param
       gptr_[st.in] = &vgrads_[st.in];
     }
     if (profiling_) prof_bwd_[k] += since(t);
-    if (pg && on_grad_ready)  // per leaf, last to first, as without fusion
-      for (int i = st.last; i >= st.first; --i)
-        if (layers_[i]->has_params()) on_grad_ready(i);
+    if (pg)  // per leaf, last to first, as without fusion
+      for (int i = st.last; i >= st.first; --i) {
+        if (!layers_[i]->has_params()) continue;
+        if (accumulate) {
+          auto [b, e] = layer_ranges_[i];
+          ops::accumulate(device_, work_grads() + b, accum_.data() + b, e - b);
+        }
+        if (on_grad_ready) on_grad_ready(i);
+      }
   }
   return input_grad && gptr_[0] ? *gptr_[0] : kEmpty;
 }
