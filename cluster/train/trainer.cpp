@@ -52,7 +52,7 @@ nlohmann::json Trainer::summary() {
   // Every rank's applied decisions, so that agreement can be checked from the outside.
   const std::vector<std::string> traces = comm_.allgather(trace_.dump());
   if (carry_) out["carried"] = carried_->report(comm_);
-  out["wall_seconds"] = std::chrono::duration<double>(Clock::now() - t_start_).count();
+  out["wall_seconds"] = seconds_since(t_start_);
   out["rank_hours"] = out["wall_seconds"].get<double>() * world_ / 3600.0;
   if (scheduled_) {
     nlohmann::json s = schedule_summary(traces);

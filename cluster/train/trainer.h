@@ -86,7 +86,8 @@ class Trainer {
   // Exactly one global training step: this rank's part of the batch (the epoch's rows read
   // when needed), the attack, forward and loss, backward with the bucketed all-reduce, the
   // SGD update, rank 0's batchnorm statistics, the carried starts' exchange. Collective.
-  // DataError when the loss is not finite.
+  // DataError when the loss is not finite. Call it after next() returned true: next() sets the
+  // attack and learning-rate schedule the step runs with. std::logic_error past the last step.
   StepMetrics step();
   // After a step: signals and the budget check (Interrupted after a checkpoint), progress,
   // the guard's probe (a collapse rolls back), adaptive K, checkpoints, the epoch's summary.
@@ -125,11 +126,15 @@ class Trainer {
   bool guard_probe();
   void adapt(int64_t b);
   void end_epoch(int epoch);
+  Spend spent_now() const;
+  double images_per_s() const;
+  static double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  }
+  // Checkpoints and snapshots (trainer_checkpoint.cpp).
   void write_checkpoint(int64_t step);
   nlohmann::json scheduler_state(int64_t step) const;
   void take_snapshot();
-  Spend spent_now() const;
-  double images_per_s() const;
   // The summary (trainer_summary.cpp).
   nlohmann::json summary();
   nlohmann::json schedule_summary(const std::vector<std::string>& traces);

@@ -1,23 +1,14 @@
 // The Trainer's bookkeeping around its steps (see trainer.h): the scheduler's decisions,
-// signals and the budget, progress, the guard's probe, adaptive K, checkpoints, epochs.
+// signals and the budget, progress, the guard's probe, adaptive K, epochs.
 #include <algorithm>
 
 #include "cluster/schedule/guard_probe.h"
 #include "cluster/schedule/train_schedule.h"
-#include "cluster/train/checkpoint_health.h"
 #include "cluster/train/train_report.h"
 #include "cluster/train/trainer.h"
-#include "runtime/checkpoint.h"
 #include "runtime/errors.h"
-#include "runtime/model_state.h"
 
 namespace rampart {
-
-namespace {
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-}  // namespace
 
 std::atomic<int>& stop_requested() {
   static std::atomic<int> flag{0};
@@ -189,38 +180,6 @@ void Trainer::end_epoch(int epoch) {
   obs_.on_epoch(line);
   if (sched_ && scheduled_) obs_.on_message(budget_line(line));
   need_decision_ = true;
-}
-
-nlohmann::json Trainer::scheduler_state(int64_t step) const {
-  return sched_ ? sched_->to_json(spent_now(), dec_, int(step / batches_)) : nlohmann::json();
-}
-
-// Checked first (checkpoint_health.h): a bad state never replaces a good checkpoint. Rank 0
-// writes; nobody runs ahead of a checkpoint that may be needed.
-void Trainer::write_checkpoint(int64_t step) {
-  if (ck_path_.empty()) return;
-  check_checkpoint_health(*backend_, *model_, *sgd_, x_, labels_.data(), cfg_.seed, comm_, step, ck_path_,
-                          last_good_step_);
-  if (lead_) {
-    Checkpoint ck;
-    store_model(*model_, &*sgd_, ck);
-    ck.extra = {{"device", backend_->device()}};
-    ck.config = cfg_.config_text;
-    ck.epoch = step / batches_;
-    ck.step = step;
-    ck.world_size = world_;
-    ck.rng = {{"seed", cfg_.seed}, {"note", "counter-based: every draw is keyed by (seed, step, example)"}};
-    ck.scheduler = scheduler_state(step);
-    carried_->save(ck);
-    rampart::write_checkpoint(ck_path_, ck);
-  }
-  last_checkpoint_step_ = last_good_step_ = step;
-  comm_.barrier();
-}
-
-void Trainer::take_snapshot() {
-  backend_->download_state();
-  snapshot_.take(step_, *model_, *sgd_);
 }
 
 }  // namespace rampart

@@ -10,12 +10,6 @@
 
 namespace rampart {
 
-namespace {
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-}  // namespace
-
 // This rank's rows of the epoch, in the epoch's shuffled order, and where each batch's part
 // begins among them. The epoch's statistics start over.
 void Trainer::load_epoch(int epoch) {
