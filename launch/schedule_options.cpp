@@ -29,7 +29,6 @@ std::optional<T> opt(const po::variables_map& vm, const char* name) {
 void set_schedule_options(const po::variables_map& vm, TrainConfig& c) {
   if (vm.count("schedule")) {
     c.schedule = vm["schedule"].as<std::string>();
-    parse_policy(c.schedule);  // ConfigError for an unknown name
   }
   c.budget.usd = opt<double>(vm, "budget-usd");
   c.budget.gpu_hours = opt<double>(vm, "budget-gpu-hours");
@@ -47,7 +46,7 @@ void set_schedule_options(const po::variables_map& vm, TrainConfig& c) {
     throw ConfigError("--network-latency-us must be >= 0 microseconds, found " + num(*lat) +
                       "; give e.g. --network-latency-us 10");
   if (bw || lat) c.network = network_from_bus_bandwidth(bw.value_or(0), lat.value_or(0) * 1e-6);
-  validate_schedule(c);
+  // The schedule's options are checked with the rest of the configuration (train_config.h).
 }
 
 }  // namespace rampart

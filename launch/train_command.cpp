@@ -6,7 +6,6 @@
 
 #include "cluster/comm/communicator_factory.h"
 #include "cluster/train/compute_backend.h"
-#include "cluster/schedule/train_schedule.h"
 #include "cluster/train/trainer.h"
 #include "cluster/comm/world.h"
 #include "launch/commands.h"
@@ -14,7 +13,6 @@
 #include "launch/options.h"
 #include "launch/report.h"
 #include "launch/schedule_options.h"
-#include "runtime/attacks/attack.h"
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -102,10 +100,6 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.eval_limit = checked_int(vm, "eval-limit", 0, kMaxImages);
   c.eval_fgsm = vm["eval-fgsm"].as<bool>();
   c.resume = vm["resume"].as<bool>();
-  // Without --out there is no checkpoint to resume from: the run would silently start afresh.
-  if (c.resume && c.out.empty())
-    throw UsageError("--resume continues from <out>/checkpoint.h5 and needs --out (the folder of the run to "
-                     "continue); give --out, or drop --resume");
   c.checkpoint_every = checked_int(vm, "checkpoint-every", 0, INT64_MAX / 2);
   c.timeout_s = checked_timeout(vm);
   // 1 KiB to 1 GiB: smaller buckets would mean an all-reduce per few hundred weights.
@@ -115,15 +109,9 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.device = vm["device"].as<std::string>();
   c.config_text = resolved_config(vm);
   set_schedule_options(vm, c);
-  // The attacks, as the run will build them: bad steps, eps or step sizes fail here, before MPI.
-  if (c.attack != "none") training_attack(c);
-  // fgsm, fgsm-rs and none take no --alpha or --steps: still checked, so that a bad value is
-  // refused rather than silently unused.
-  if (c.attack != "pgd" && c.attack != "pgd-l2")
-    validate(pgd_config(c.eps, c.alpha, c.steps), "--eps, --alpha, --steps (unused by --attack " + c.attack + ")");
-  // Checked with or without --test-data: the settings are stored with the run's configuration.
-  validate(pgd_config(c.eps, c.eval_alpha, c.eval_steps, c.eval_restarts),
-           "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
+  // The configuration's own checks (train_config.h), here so that they fail before MPI starts;
+  // train() repeats them with the job's number of ranks.
+  validate(c, /*world=*/1);
   return c;
 }
 

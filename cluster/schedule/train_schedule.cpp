@@ -63,25 +63,6 @@ int64_t probe_holdout(const TrainConfig& cfg, int64_t n_images) {
   return std::min<int64_t>(cfg.probe_images, n_images / 8);
 }
 
-void validate_schedule(const TrainConfig& cfg) {
-  const Policy p = effective_policy(cfg);
-  validate(cfg.budget, cfg.price);
-  if (p != Policy::kFixed && cfg.attack != "pgd" && cfg.attack != "fgsm-rs")
-    throw ConfigError("--schedule " + to_string(p) + " plans L-inf PGD and FGSM-RS steps; found --attack " +
-                      cfg.attack + "; use --attack pgd or --schedule fixed");
-  if (cfg.max_k < 1)
-    throw ConfigError("--max-steps-k must be at least 1, found " + std::to_string(cfg.max_k) +
-                      "; give e.g. --max-steps-k 10");
-  if (cfg.probe_every < -1)
-    throw ConfigError("--probe-every must be >= 0 steps (0: no guard), found " + std::to_string(cfg.probe_every) +
-                      "; give e.g. --probe-every 100");
-  if (cfg.probe_steps < 1 || cfg.probe_images < 1)
-    throw ConfigError("the guard's probe needs at least 1 step and 1 image");
-  carries_perturbations(cfg);  // ConfigError for an unknown --attack-init
-  if (cfg.budget.limited() && cfg.attack == "none")
-    throw ConfigError("a budget needs an attack to plan: found --attack none; use --attack pgd");
-}
-
 CalibrationOptions calibration_for(const TrainConfig& cfg) {
   CalibrationOptions o;
   o.eval_attack_passes = (cfg.eval_fgsm ? 1 : 0) + double(cfg.eval_steps) * cfg.eval_restarts;

@@ -4,7 +4,8 @@
 #include <cstdint>
 
 #include "cluster/schedule/step_calibration.h"
-#include "cluster/train/trainer.h"
+#include "cluster/train/train_config.h"
+#include "runtime/attacks/attack.h"
 #include "cluster/schedule/training_scheduler.h"
 
 namespace rampart {
@@ -33,10 +34,6 @@ int64_t probe_interval(const TrainConfig& cfg);
 // Training images held out for the guard's probe: the last probe_images of the (limited)
 // training set, never trained on; 0 without a guard. At most an eighth of the set.
 int64_t probe_holdout(const TrainConfig& cfg, int64_t n_images);
-
-// ConfigError for scheduler options that do not fit together (budgeted with an attack other
-// than pgd or fgsm-rs, --max-steps-k < 1, a negative --probe-every, bad budgets or prices).
-void validate_schedule(const TrainConfig& cfg);
 
 // Calibration options matching the final evaluation the configuration asks for.
 CalibrationOptions calibration_for(const TrainConfig& cfg);

@@ -1,79 +1,40 @@
 // The data-parallel PGD adversarial trainer: every rank attacks and trains on
 // its part of each global batch; gradients are averaged across ranks.
 // Works unchanged on one rank (the self communicator).
+//
+// train() is a short loop over a Trainer: set up (the constructor), then for each global
+// step the bookkeeping before it (next), the step itself (step), the bookkeeping after it
+// (after_step), and at the end the final evaluation and summary (finish). Tests drive a
+// Trainer the same way to look at the state between steps (tests/mpi/mpi_train_lockstep.cpp).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
-#include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "cluster/schedule/budget.h"
 #include "cluster/comm/communicator.h"
-#include "cluster/train/distributed_eval.h"
-#include "cluster/schedule/cost_model.h"
+#include "cluster/schedule/budget.h"
+#include "cluster/schedule/schedule_policy.h"
+#include "cluster/schedule/training_scheduler.h"
+#include "cluster/train/carried_starts.h"
+#include "cluster/train/compute_backend.h"
+#include "cluster/train/snapshot.h"
+#include "cluster/train/train_config.h"
 #include "runtime/attacks/attack.h"
 #include "runtime/data/dataset.h"
-#include "runtime/evaluate.h"
+#include "runtime/lr_schedule.h"
+#include "runtime/model.h"
+#include "runtime/optimizer.h"
 
 namespace rampart {
 
-struct TrainConfig {
-  // Data
-  std::string data, test_data;
-  int64_t limit = 0;        // use the first `limit` training images (0: all)
-  int64_t eval_limit = 0;   // evaluate on the first `eval_limit` test images (0: all)
-  // Model and optimisation
-  std::string model = "small-cnn";
-  uint64_t seed = 0;
-  int epochs = 5;
-  int64_t batch = 128;      // global batch, split across ranks
-  double lr = 0.05;
-  std::string lr_schedule = "warmup-cosine";
-  double warmup = 0.1;
-  double momentum = 0.9, weight_decay = 5e-4;
-  // Training attack
-  std::string attack = "pgd";  // pgd, fgsm-rs, pgd-l2, none
-  float eps = 0.1f, alpha = 0.025f;
-  int steps = 7;
-  int early_stop_tau = -1;
-  // Where each attack starts: "random" (Madry), "carry" (where the example's attack of the
-  // last epoch ended; runtime/attacks/carry.h), "" (carry for budgeted/adaptive, else random).
-  std::string attack_init;
-  // Final evaluation
-  int eval_steps = 20;
-  float eval_alpha = 0.01f;
-  int eval_restarts = 1;
-  bool eval_fgsm = true;
-  // Output and resumption
-  std::string out;             // folder for checkpoint.h5 and metrics.jsonl
-  bool resume = false;
-  int64_t checkpoint_every = 0;  // also write a checkpoint every N steps (0: per epoch only)
-  std::string config_text;     // the resolved configuration, stored in checkpoints
-  // Distributed
-  double timeout_s = 300;
-  double bucket_mb = 4;
-  // Device (compute_backend.h): "cpu" or "cuda"; local_rank picks the GPU (world.h).
-  // A checkpoint loads on either device: it is always written from the host Model.
-  std::string device = "cpu";
-  int local_rank = 0;
-  // Logging
-  int log_every = 20;
-  // Attack-budget scheduler (cluster/schedule/training_scheduler.h, train_schedule.h).
-  // schedule "": fixed without a budget (plain PGD-K, the reference protocol), budgeted with one.
-  std::string schedule;
-  Budget budget;
-  std::optional<Price> price;
-  int max_k = 10;            // the strongest attack budgeted/adaptive may plan
-  int64_t probe_every = -1;  // guard probe interval in steps; -1: 100 (budgeted, adaptive), 0 (fixed)
-  int probe_steps = 10;      // PGD steps of the probe
-  int probe_images = 256;    // held out from the end of the training set
-  std::optional<NetworkModel> network;  // all-reduce model until one is measured (world > 1)
-  // Tests only (no flag): maps each probe's measured robust accuracy, e.g. to a synthetic collapse.
-  std::function<double(int64_t step, double accuracy)> probe_filter;
-};
+class GuardProbe;  // cluster/schedule/guard_probe.h (which includes this header)
 
 // Per-step facts for progress bars and metrics (rank 0).
 struct StepInfo {
@@ -97,6 +58,150 @@ class TrainObserver {
 
 // Set from a signal handler: stop at the next step boundary after a checkpoint.
 std::atomic<int>& stop_requested();
+
+// What one global step did on this rank (step()), for the bookkeeping after it.
+struct StepMetrics {
+  int epoch = 0;
+  int64_t batch_in_epoch = 0;  // 0-based
+  double loss_sum = 0, correct = 0, n_local = 0;  // this rank's part of the batch
+  int64_t n_global = 0;                            // the global batch
+  int attack_steps = 0;                            // K of the step's attack (0: none)
+  double lr = 0, seconds = 0;
+};
+
+class Trainer {
+ public:
+  // Validates cfg (validate(cfg, comm.size())), reads this rank's rows, builds the model and
+  // optimizer, resumes from <out>/checkpoint.h5 when cfg.resume, gives every rank rank 0's
+  // state, picks the backend and calibrates the scheduler; reports on_start. Collective.
+  Trainer(const TrainConfig& cfg, Communicator& comm, TrainObserver& obs);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Before a step: at an epoch start, the scheduler's decision (rank 0's, applied by every
+  // rank). False when the training is over: every step has run, or the budget or the guard
+  // stopped it. Collective.
+  bool next();
+  // Exactly one global training step: this rank's part of the batch (the epoch's rows read
+  // when needed), the attack, forward and loss, backward with the bucketed all-reduce, the
+  // SGD update, rank 0's batchnorm statistics, the carried starts' exchange. Collective.
+  // DataError when the loss is not finite. Call it after next() returned true: next() sets the
+  // attack and learning-rate schedule the step runs with. std::logic_error past the last step.
+  StepMetrics step();
+  // After a step: signals and the budget check (Interrupted after a checkpoint), progress,
+  // the guard's probe (a collapse rolls back), adaptive K, checkpoints, the epoch's summary.
+  void after_step(const StepMetrics& m);
+  // The final checkpoint of a stopped run, the evaluation on the test set and the summary
+  // (on_eval). Collective.
+  nlohmann::json finish();
+
+  int64_t steps_done() const { return step_; }
+  int64_t total_steps() const { return total_steps_; }
+  // The host copies of the weights, buffers and momentum, brought up to date from the device.
+  Model& host_model();
+  Sgd& host_optimizer();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  // This rank's rows of the current epoch, in uint8 as stored.
+  struct Rows {
+    std::vector<uint8_t> images, labels;
+    std::vector<int64_t> index;  // each row's index in the training set
+  };
+
+  // Set-up (trainer_setup.cpp).
+  void open_data();
+  void build_model();
+  void resume();
+  void make_backend();
+  void make_scheduler();
+  void report_start();
+  // The step (trainer_step.cpp).
+  void load_epoch(int epoch);
+  // Bookkeeping (trainer_epoch.cpp).
+  Decision share(Decision d);
+  void apply(const Decision& d, int64_t from_step);
+  bool stop_or_log(const StepMetrics& m);
+  bool guard_probe();
+  void adapt(int64_t b);
+  void end_epoch(int epoch);
+  Spend spent_now() const;
+  double images_per_s() const;
+  static double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  }
+  // Checkpoints and snapshots (trainer_checkpoint.cpp).
+  void write_checkpoint(int64_t step);
+  nlohmann::json scheduler_state(int64_t step) const;
+  void take_snapshot();
+  // The summary (trainer_summary.cpp).
+  nlohmann::json summary();
+  nlohmann::json schedule_summary(const std::vector<std::string>& traces);
+
+  const TrainConfig cfg_;
+  Communicator& comm_;
+  TrainObserver& obs_;
+  const int rank_, world_;
+  const bool lead_;
+  const Clock::time_point t_start_;
+
+  // The attack and its scheduler's policy.
+  bool adversarial_ = false;
+  AttackConfig attack_, base_attack_;
+  Policy policy_ = Policy::kFixed;
+  bool scheduled_ = false;  // the scheduler speaks only when it has something to decide
+
+  // Data: the training set without the guard's held-out rows at its end.
+  std::optional<Dataset> train_set_;
+  int64_t n_images_ = 0, n_probe_ = 0, n_train_ = 0, n_test_ = 0, probe_every_ = 0;
+  int64_t C_ = 0, H_ = 0, W_ = 0, img_ = 0;
+  Shape example_;
+  bool carry_ = false;
+  std::optional<CarriedStarts> carried_;
+
+  // Model, optimizer, learning rate, and where they run.
+  std::optional<Model> model_;
+  std::optional<Sgd> sgd_;
+  int64_t batches_ = 0;
+  LrSchedule lr_;
+  std::unique_ptr<ComputeBackend> backend_;
+
+  // Checkpoints and resumption.
+  std::string ck_path_;
+  int64_t start_step_ = 0;
+  nlohmann::json resumed_scheduler_;
+  int64_t last_checkpoint_step_ = -1;
+  int64_t last_good_step_ = -1;  // the step of the checkpoint on disk
+
+  // The scheduler (rank 0's), its decisions and the guard.
+  Spend spent_before_;
+  std::optional<TrainingScheduler> sched_;
+  Decision dec_;
+  nlohmann::json trace_ = nlohmann::json::array();  // [step, eps, K, alpha] as applied here
+  std::unique_ptr<GuardProbe> probe_;
+  Snapshot snapshot_;  // the last state whose guard probe was healthy
+  int64_t adapt_every_ = 50;
+  double gain_first_ = 0, gain_last_ = 0;  // adaptive signal: loss gained by the first and last attack step
+  bool need_decision_ = true;
+  std::string stop_reason_;
+
+  // Where the loop is, and the epoch's rows.
+  int64_t step_ = 0, total_steps_ = 0;
+  int loaded_epoch_ = -1;
+  Rows rows_;
+  std::vector<int64_t> offsets_;  // where each batch's part begins in rows_
+  Tensor x_;                      // the batch this rank trained on last (the health check's)
+  std::vector<int32_t> labels_;
+
+  // Throughput over the run.
+  double flops_per_image_ = 0, train_seconds_ = 0, attack_seconds_ = 0, comm_exposed_ = 0, comm_total_ = 0;
+  int64_t images_done_ = 0;
+  // This epoch, for its summary and the cost model: wall time, time not in steps, steps per K.
+  Clock::time_point t_epoch_;
+  double ep_loss_ = 0, ep_correct_ = 0, ep_n_ = 0, ep_aside_s_ = 0;
+  std::map<int, int64_t> ep_steps_at_k_;
+};
 
 // Trains; returns the final summary (clean, FGSM, PGD accuracies, throughput, cost).
 // Throws Interrupted (exit 75) after writing a checkpoint when stop_requested().

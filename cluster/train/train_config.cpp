@@ -1,0 +1,75 @@
+// validate(): every data-free check of a TrainConfig (see train_config.h). The order is the
+// order in which `rampart train` used to report them, so a run with two mistakes names the same
+// one first.
+#include "cluster/train/train_config.h"
+
+#include <string>
+
+#include "cluster/schedule/schedule_policy.h"
+#include "cluster/schedule/train_schedule.h"
+#include "runtime/attacks/attack.h"
+#include "runtime/errors.h"
+
+namespace rampart {
+
+namespace {
+
+// Sizes of the run: epochs, the global batch against the ranks, the learning rate, and a
+// resume that has a folder to resume from.
+void validate_run(const TrainConfig& cfg, int world) {
+  if (cfg.epochs < 1) throw ConfigError("epochs must be >= 1, found " + std::to_string(cfg.epochs));
+  if (cfg.batch < world)
+    throw ConfigError("batch (the global batch) must be at least the number of ranks: batch " +
+                      std::to_string(cfg.batch) + ", ranks " + std::to_string(world));
+  if (!(cfg.lr > 0)) throw ConfigError("lr must be > 0, found " + std::to_string(cfg.lr));
+  // Without --out there is no checkpoint to resume from: the run would silently start afresh.
+  if (cfg.resume && cfg.out.empty())
+    throw UsageError("--resume continues from <out>/checkpoint.h5 and needs --out (the folder of the run to "
+                     "continue); give --out, or drop --resume");
+}
+
+// The attack-budget scheduler's options: they must fit together and with the attack.
+void validate_schedule(const TrainConfig& cfg) {
+  const Policy p = effective_policy(cfg);  // ConfigError for an unknown --schedule
+  validate(cfg.budget, cfg.price);
+  if (p != Policy::kFixed && cfg.attack != "pgd" && cfg.attack != "fgsm-rs")
+    throw ConfigError("--schedule " + to_string(p) + " plans L-inf PGD and FGSM-RS steps; found --attack " +
+                      cfg.attack + "; use --attack pgd or --schedule fixed");
+  if (cfg.max_k < 1)
+    throw ConfigError("--max-steps-k must be at least 1, found " + std::to_string(cfg.max_k) +
+                      "; give e.g. --max-steps-k 10");
+  if (cfg.probe_every < -1)
+    throw ConfigError("--probe-every must be >= 0 steps (0: no guard), found " + std::to_string(cfg.probe_every) +
+                      "; give e.g. --probe-every 100");
+  if (cfg.probe_steps < 1 || cfg.probe_images < 1)
+    throw ConfigError("the guard's probe needs at least 1 step and 1 image");
+  carries_perturbations(cfg);  // ConfigError for an unknown --attack-init
+  if (cfg.budget.limited() && cfg.attack == "none")
+    throw ConfigError("a budget needs an attack to plan: found --attack none; use --attack pgd");
+}
+
+// The training attack as the run will build it, the PGD settings an attack leaves unused
+// (refused rather than silently ignored), and the final evaluation's attack: stored with the
+// run's configuration, so checked with or without --test-data.
+void validate_attacks(const TrainConfig& cfg) {
+  if (cfg.attack != "none") {
+    const AttackConfig a = training_attack(cfg);
+    if (carries_perturbations(cfg) && a.norm != Norm::kLinf)
+      throw ConfigError("attack-init carry works with L-inf attacks (pgd, fgsm-rs), found attack " + cfg.attack +
+                        "; use --attack-init random");
+  }
+  if (cfg.attack != "pgd" && cfg.attack != "pgd-l2")
+    validate(pgd_config(cfg.eps, cfg.alpha, cfg.steps), "--eps, --alpha, --steps (unused by --attack " + cfg.attack + ")");
+  validate(pgd_config(cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts),
+           "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
+}
+
+}  // namespace
+
+void validate(const TrainConfig& cfg, int world) {
+  validate_run(cfg, world);
+  validate_schedule(cfg);
+  validate_attacks(cfg);
+}
+
+}  // namespace rampart

@@ -1,0 +1,42 @@
+// The Trainer's checkpoints and the guard's snapshots (see trainer.h): what is written, when
+// it may be written (checkpoint_health.h), and the state a rollback returns to.
+#include "cluster/train/checkpoint_health.h"
+#include "cluster/train/trainer.h"
+#include "runtime/checkpoint.h"
+#include "runtime/model_state.h"
+
+namespace rampart {
+
+nlohmann::json Trainer::scheduler_state(int64_t step) const {
+  return sched_ ? sched_->to_json(spent_now(), dec_, int(step / batches_)) : nlohmann::json();
+}
+
+// Checked first (checkpoint_health.h): a bad state never replaces a good checkpoint. Rank 0
+// writes; nobody runs ahead of a checkpoint that may be needed.
+void Trainer::write_checkpoint(int64_t step) {
+  if (ck_path_.empty()) return;
+  check_checkpoint_health(*backend_, *model_, *sgd_, x_, labels_.data(), cfg_.seed, comm_, step, ck_path_,
+                          last_good_step_);
+  if (lead_) {
+    Checkpoint ck;
+    store_model(*model_, &*sgd_, ck);
+    ck.extra = {{"device", backend_->device()}};
+    ck.config = cfg_.config_text;
+    ck.epoch = step / batches_;
+    ck.step = step;
+    ck.world_size = world_;
+    ck.rng = {{"seed", cfg_.seed}, {"note", "counter-based: every draw is keyed by (seed, step, example)"}};
+    ck.scheduler = scheduler_state(step);
+    carried_->save(ck);
+    rampart::write_checkpoint(ck_path_, ck);
+  }
+  last_checkpoint_step_ = last_good_step_ = step;
+  comm_.barrier();
+}
+
+void Trainer::take_snapshot() {
+  backend_->download_state();
+  snapshot_.take(step_, *model_, *sgd_);
+}
+
+}  // namespace rampart

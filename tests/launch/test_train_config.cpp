@@ -1,0 +1,140 @@
+// The training configuration's one validation (cluster/train/train_config.h), whoever calls
+// train(); and the Trainer driven step by step (trainer.h) ending where train() ends.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "cluster/comm/communicator.h"
+#include "cluster/train/train_config.h"
+#include "cluster/train/trainer.h"
+#include "runtime/checkpoint.h"
+#include "runtime/errors.h"
+#include "runtime/model_state.h"
+#include "train_fixture.h"
+
+namespace rampart {
+namespace {
+
+struct Quiet : TrainObserver {};
+
+// validate(cfg, world) must throw E with a message containing `text`.
+template <class E>
+void expect_refused(const TrainConfig& cfg, int world, const std::string& text) {
+  try {
+    validate(cfg, world);
+    ADD_FAILURE() << "accepted; expected: " << text;
+  } catch (const E& e) {
+    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainConfig, DefaultsAreValid) {
+  EXPECT_NO_THROW(validate(TrainConfig{}, 1));
+  EXPECT_NO_THROW(validate(TrainConfig{}, 128));
+}
+
+TEST(TrainConfig, EveryCheckInOnePlace) {
+  TrainConfig c;
+  c.epochs = 0;
+  expect_refused<ConfigError>(c, 1, "epochs must be >= 1, found 0");
+  c = {};
+  expect_refused<ConfigError>(c, 129, "batch (the global batch) must be at least the number of ranks: batch 128, ranks 129");
+  c.lr = 0;
+  expect_refused<ConfigError>(c, 1, "lr must be > 0");
+  c = {};
+  c.resume = true;
+  expect_refused<UsageError>(c, 1, "--resume continues from <out>/checkpoint.h5 and needs --out");
+  c = {};
+  c.max_k = 0;
+  expect_refused<ConfigError>(c, 1, "--max-steps-k must be at least 1, found 0");
+  c = {};
+  c.probe_every = -5;
+  expect_refused<ConfigError>(c, 1, "--probe-every must be >= 0 steps (0: no guard), found -5");
+  c = {};
+  c.schedule = "budgeted";
+  c.attack = "fgsm";
+  expect_refused<ConfigError>(c, 1, "--schedule budgeted plans L-inf PGD and FGSM-RS steps; found --attack fgsm");
+  c = {};
+  c.attack_init = "somewhere";
+  expect_refused<ConfigError>(c, 1, "attack-init: expected random or carry, found \"somewhere\"");
+  c = {};
+  c.attack = "pgd-l2";
+  c.attack_init = "carry";
+  expect_refused<ConfigError>(c, 1, "attack-init carry works with L-inf attacks (pgd, fgsm-rs), found attack pgd-l2");
+  c = {};
+  c.attack = "none";
+  c.steps = -5;
+  expect_refused<ConfigError>(c, 1, "--eps, --alpha, --steps (unused by --attack none): steps must be >= 1, found -5");
+  c = {};
+  c.eval_steps = 0;
+  expect_refused<ConfigError>(c, 1, "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts): steps must be >= 1");
+  c = {};
+  c.attack = "bim";
+  expect_refused<ConfigError>(c, 1, "attack: expected pgd, fgsm-rs, fgsm, pgd-l2 or none, found \"bim\"");
+}
+
+// train() validates whoever calls it, before it opens any file.
+TEST(TrainConfig, TrainValidatesBeforeReadingData) {
+  TrainConfig c;
+  c.data = "/nonexistent/train.h5";
+  c.max_k = 0;
+  auto comm = make_self_communicator();
+  Quiet q;
+  EXPECT_THROW(train(c, *comm, q), ConfigError);
+}
+
+TrainConfig tiny_run(const std::string& out) {
+  TrainConfig c;
+  c.data = testing::fmnist().train;
+  c.out = out;
+  c.limit = 200;  // 4 batches of 64, the last one of 8
+  c.batch = 64;
+  c.epochs = 2;
+  c.steps = 2;
+  c.seed = 5;
+  c.config_text = "test_train_config";
+  return c;
+}
+
+// Driven by hand, the Trainer runs batches * epochs steps of the expected sizes, refuses a
+// step past the end, and ends with the weights and momentum train() writes.
+TEST(Trainer, StepByStepIsTrain) {
+  auto comm = make_self_communicator();
+  Quiet q;
+  TrainConfig c = tiny_run(testing::fresh_dir("stepped"));
+  Trainer t(c, *comm, q);
+  EXPECT_EQ(t.total_steps(), 8);
+  while (t.next()) {
+    const int64_t before = t.steps_done();
+    const StepMetrics m = t.step();
+    EXPECT_EQ(t.steps_done(), before + 1);
+    EXPECT_EQ(m.epoch, before / 4);
+    EXPECT_EQ(m.batch_in_epoch, before % 4);
+    EXPECT_EQ(m.n_global, m.batch_in_epoch == 3 ? 8 : 64);
+    EXPECT_EQ(m.n_local, double(m.n_global));  // one rank
+    EXPECT_EQ(m.attack_steps, 2);
+    EXPECT_TRUE(m.loss_sum > 0 && m.lr > 0) << "step " << before;
+    t.after_step(m);
+  }
+  EXPECT_EQ(t.steps_done(), 8);
+  EXPECT_THROW(t.step(), std::logic_error);
+  const nlohmann::json stepped = t.finish();
+  EXPECT_EQ(stepped["steps"].get<int64_t>(), 8);
+
+  c.out = testing::fresh_dir("trained");
+  train(c, *comm, q);
+  Checkpoint ck = read_checkpoint(c.out + "/checkpoint.h5");
+  Model& m = t.host_model();
+  Sgd& sgd = t.host_optimizer();
+  Model trained(ck.arch, m.input_shape());
+  Sgd trained_sgd({c.momentum, c.weight_decay}, trained.num_params());
+  load_model(ck, trained, &trained_sgd);
+  ASSERT_EQ(trained.num_params(), m.num_params());
+  EXPECT_EQ(std::memcmp(trained.flat_params(), m.flat_params(), m.num_params() * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(trained_sgd.momentum(), sgd.momentum(), sgd.size() * sizeof(float)), 0);
+}
+
+}  // namespace
+}  // namespace rampart
