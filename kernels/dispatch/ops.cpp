@@ -23,6 +23,7 @@
 #include "kernels/cuda/layout.cuh"
 #include "kernels/cuda/linear_cublas.h"
 #include "kernels/cuda/arith.cuh"
+#include "kernels/cuda/attack_track.cuh"
 #include "kernels/cuda/avgpool.cuh"
 #include "kernels/cuda/batchnorm.cuh"
 #include "kernels/cuda/normalize.cuh"
@@ -399,6 +400,26 @@ void pgd_l2_step(Device d, float* x_adv, const float* grad, const float* x, int6
                  float eps) {
   RAMPART_ON_CUDA(d, "pgd_l2_step", cuda::pgd_l2_step(x_adv, grad, x, batch, dim, alpha, eps, stream()));
   kernels::pgd_l2_step_cpu(x_adv, grad, x, batch, dim, alpha, eps);
+}
+
+void zero_masked_rows(Device d, float* m, const uint8_t* mask, int64_t n, int64_t k) {
+  RAMPART_ON_CUDA(d, "zero_masked_rows", cuda::zero_masked_rows(m, mask, n, k, stream()));
+  for (int64_t e = 0; e < n; ++e)
+    if (!mask[e]) std::memset(m + e * k, 0, sizeof(float) * size_t(k));
+}
+
+void keep_best(Device d, const float* x_cur, const float* loss, const uint8_t* correct, int64_t n, int64_t dim,
+               float* best_x, float* best_loss, uint8_t* best_fooled) {
+  RAMPART_ON_CUDA(d, "keep_best",
+                  cuda::keep_best(x_cur, loss, correct, n, dim, best_x, best_loss, best_fooled, stream()));
+  for (int64_t e = 0; e < n; ++e) {
+    const uint8_t fooled = !correct[e];
+    const bool better = fooled > best_fooled[e] || (fooled == best_fooled[e] && loss[e] > best_loss[e]);
+    if (!better) continue;
+    best_fooled[e] = fooled;
+    best_loss[e] = loss[e];
+    std::memcpy(best_x + e * dim, x_cur + e * dim, sizeof(float) * size_t(dim));
+  }
 }
 
 void sgd_momentum(Device d, float* __restrict w, const float* __restrict g, float* __restrict b, int64_t n, float lr,

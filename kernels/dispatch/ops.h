@@ -113,6 +113,14 @@ void pgd_linf_step(Device d, float* x_adv, const float* grad, const float* x, in
 void pgd_l2_step(Device d, float* x_adv, const float* grad, const float* x, int64_t batch, int64_t dim, float alpha,
                  float eps);
 
+// Early stop: zeroes row e of m ([n, k]) where mask[e] == 0 (mask on device d).
+void zero_masked_rows(Device d, float* m, const uint8_t* mask, int64_t n, int64_t k);
+// Keep-best: row e of x_cur ([n, dim]) replaces best_x's when it is misclassified and the
+// best is not, or both agree and its loss is higher (ties keep the earlier iterate);
+// best_loss and best_fooled follow. loss, correct: as softmax_xent writes them.
+void keep_best(Device d, const float* x_cur, const float* loss, const uint8_t* correct, int64_t n, int64_t dim,
+               float* best_x, float* best_loss, uint8_t* best_fooled);
+
 // w -= lr * (buf = momentum * buf + grad + weight_decay * w), PyTorch's SGD.
 void sgd_momentum(Device d, float* w, const float* g, float* buf, int64_t n, float lr, float momentum,
                   float weight_decay);
