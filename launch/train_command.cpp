@@ -37,7 +37,7 @@ po::options_description train_options() {
       ("warmup", po::value<double>()->default_value(0.1), "fraction of all steps for linear warm-up (warmup-cosine)")
       ("momentum", po::value<double>()->default_value(0.9), "SGD momentum")
       ("weight-decay", po::value<double>()->default_value(5e-4), "SGD weight decay")
-      ("attack", po::value<std::string>()->default_value("pgd"), "training attack: pgd, fgsm-rs, fgsm, pgd-l2 or none")
+      ("attack", po::value<std::string>()->default_value("pgd"), "training attack: pgd, fgsm, fgsm-rs, pgd-l2 or none")
       ("eps", po::value<float>()->default_value(0.1f), "attack radius (L-inf unless pgd-l2), pixels in [0,1]")
       ("alpha", po::value<float>()->default_value(0.025f), "attack step size")
       ("steps", po::value<int>()->default_value(7), "attack steps K")
@@ -119,10 +119,11 @@ TrainConfig train_config(const po::variables_map& vm) {
   if (c.attack != "none") training_attack(c);
   // fgsm, fgsm-rs and none take no --alpha or --steps: still checked, so that a bad value is
   // refused rather than silently unused.
-  if (c.attack != "pgd" && c.attack != "pgd-l2")
-    validate(pgd_config(c.eps, c.alpha, c.steps), "--eps, --alpha, --steps (unused by --attack " + c.attack + ")");
+  if (c.attack == "none" || is_single_step_attack(c.attack))
+    validate(make_attack("pgd", {c.eps, c.alpha, c.steps}),
+             "--eps, --alpha, --steps (unused by --attack " + c.attack + ")");
   // Checked with or without --test-data: the settings are stored with the run's configuration.
-  validate(pgd_config(c.eps, c.eval_alpha, c.eval_steps, c.eval_restarts),
+  validate(make_attack("pgd", {c.eps, c.eval_alpha, c.eval_steps, c.eval_restarts}),
            "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
   return c;
 }
