@@ -12,8 +12,10 @@
 //     runtime/objectives/<loss>.{h,cpp} plus one line in objective_registry.cpp; a new
 //     stopping rule goes in runtime/attacks/stop_rules.{h,cpp} and the engine's loop
 //     (runtime/attacks/attack.cpp).
-// The CUDA engine (runtime/gpu/gpu_attack.cu) implements L-inf PGD/FGSM with cross-entropy
-// only; cluster/train/cuda_backend.cpp check_attack() refuses the rest on --device cuda.
+// Until the kernels are dispatched by device, the CUDA engine (runtime/gpu/gpu_attack.cu) is
+// separate: it runs L-inf PGD/FGSM with cross-entropy, cluster/train/cuda_backend.cpp's
+// check_attack() refuses L2 and early stopping on --device cuda, and a new part or loss must
+// be refused there too (it does not yet read AttackConfig::objective).
 #pragma once
 #include <string>
 #include <vector>
