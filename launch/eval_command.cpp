@@ -47,23 +47,12 @@ int run_eval(const std::vector<std::string>& args) {
   // The default step: 2.5 eps / steps; with eps 0 (the clean point) any step > 0 leaves it there.
   if (alpha == 0 && steps > 0) alpha = eps > 0 ? 2.5f * eps / float(steps) : 1e-12f;
   const std::string which = vm["attack"].as<std::string>();
-  std::vector<AttackConfig> attacks;
-  if (which == "fgsm" || which == "all") attacks.push_back(fgsm_config(eps));
-  if (which == "fgsm-rs") attacks.push_back(fgsm_rs_config(eps));
-  if (which == "pgd" || which == "all") attacks.push_back(pgd_config(eps, alpha, steps, restarts));
-  if (which == "pgd-l2") {
-    AttackConfig a = pgd_config(eps, alpha, steps, restarts);
-    a.norm = Norm::kL2;
-    a.name = "pgd-l2";
-    attacks.push_back(a);
-  }
-  if (attacks.empty() && which != "none")
-    throw ConfigError("attack: expected pgd, fgsm, fgsm-rs, pgd-l2, none or all, found \"" + which + "\"");
+  const AttackParams params{eps, alpha, steps, restarts};
+  const std::vector<AttackConfig> attacks = parse_attacks(which, params, AttackWords::kNamesNoneOrAll);
   for (auto& a : attacks) validate(a, "eval --attack " + a.name);
   // The flags the chosen attack does not use (--steps, --alpha, --restarts for fgsm; all of them
   // for none) are still checked: a bad value is refused rather than silently unused.
-  AttackConfig unused = pgd_config(eps, alpha, steps, restarts);
-  if (which == "pgd-l2") unused.norm = Norm::kL2;
+  const AttackConfig unused = make_attack(which == "pgd-l2" ? "pgd-l2" : "pgd", params);
   validate(unused, "eval --eps, --steps, --alpha, --restarts");
   const std::string device = vm["device"].as<std::string>();
   check_device(device);

@@ -35,7 +35,7 @@ po::options_description train_options() {
       ("warmup", po::value<double>()->default_value(0.1), "fraction of all steps for linear warm-up (warmup-cosine)")
       ("momentum", po::value<double>()->default_value(0.9), "SGD momentum")
       ("weight-decay", po::value<double>()->default_value(5e-4), "SGD weight decay")
-      ("attack", po::value<std::string>()->default_value("pgd"), "training attack: pgd, fgsm-rs, fgsm, pgd-l2 or none")
+      ("attack", po::value<std::string>()->default_value("pgd"), "training attack: pgd, fgsm, fgsm-rs, pgd-l2 or none")
       ("eps", po::value<float>()->default_value(0.1f), "attack radius (L-inf unless pgd-l2), pixels in [0,1]")
       ("alpha", po::value<float>()->default_value(0.025f), "attack step size")
       ("steps", po::value<int>()->default_value(7), "attack steps K")

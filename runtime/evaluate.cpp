@@ -3,7 +3,7 @@
 
 #include <cstdio>
 
-#include "kernels/cpu/softmax_xent.h"
+#include "runtime/objectives/objective.h"
 
 namespace rampart {
 
@@ -21,7 +21,8 @@ void EvalCounts::unpack(const std::vector<double>& v) {
   for (size_t i = 3; i < v.size(); ++i) robust_correct[i - 3] = int64_t(v[i]);
 }
 
-Evaluator::Evaluator(std::vector<AttackConfig> attacks, uint64_t seed) : attacks_(std::move(attacks)), seed_(seed) {
+Evaluator::Evaluator(std::vector<AttackConfig> attacks, uint64_t seed)
+    : attacks_(std::move(attacks)), seed_(seed), score_(make_objective("ce")) {
   for (auto& a : attacks_) a.keep_best = true;
   counts_.robust_correct.assign(attacks_.size(), 0);
 }
@@ -32,8 +33,8 @@ void Evaluator::add(Model& model, const Tensor& x, const int32_t* labels, int64_
   const Tensor& logits = model.forward(x, Mode::kEval);
   clean_ok_.resize(n);
   loss_.resize(n);
-  auto tot = kernels::softmax_xent_cpu(logits.data(), labels, n, logits.dim(1), 0.f, nullptr, loss_.data(),
-                                       clean_ok_.data());
+  LossOutput clean{0.f, nullptr, nullptr, loss_.data(), clean_ok_.data()};
+  const ObjectiveTotals tot = score_->evaluate({logits.data(), labels, n, logits.dim(1)}, clean);
   counts_.n += n;
   counts_.clean_correct += tot.correct;
   counts_.clean_loss_sum += tot.loss_sum;
@@ -42,7 +43,8 @@ void Evaluator::add(Model& model, const Tensor& x, const int32_t* labels, int64_
     attacker_.run(model, x, labels, attacks_[a], key, x_adv_);
     const Tensor& la = model.forward(x_adv_, Mode::kEval);
     adv_ok_.resize(n);
-    kernels::softmax_xent_cpu(la.data(), labels, n, la.dim(1), 0.f, nullptr, loss_.data(), adv_ok_.data());
+    LossOutput adv{0.f, nullptr, nullptr, loss_.data(), adv_ok_.data()};
+    score_->evaluate({la.data(), labels, n, la.dim(1)}, adv);
     for (int64_t e = 0; e < n; ++e) counts_.robust_correct[a] += clean_ok_[e] && adv_ok_[e];
   }
 }

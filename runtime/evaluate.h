@@ -1,5 +1,6 @@
 // Clean and robust accuracy of a model over batches, for any list of attacks.
-// Robust means correct on the clean input and on the attacked one.
+// Robust means correct on the clean input and on the attacked one. Accuracy and the clean
+// loss are scored with cross-entropy, whatever objective the attacks climb.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "runtime/attacks/attack.h"
 #include "runtime/model.h"
+#include "runtime/objectives/objective.h"
 
 namespace rampart {
 
@@ -35,6 +37,7 @@ class Evaluator {
   std::vector<AttackConfig> attacks_;
   uint64_t seed_;
   EvalCounts counts_;
+  std::unique_ptr<Objective> score_;  // "ce": the reported clean loss and correctness
   Attacker attacker_;
   Tensor x_adv_;
   std::vector<uint8_t> clean_ok_, adv_ok_;

@@ -17,7 +17,7 @@ GuardProbe::GuardProbe(const Dataset& set, int64_t first, int64_t end, int rank,
 }
 
 double GuardProbe::run(ComputeBackend& backend, Communicator& comm, const TrainConfig& cfg) const {
-  AttackConfig p = pgd_config(cfg.eps, 2.5f * cfg.eps / float(cfg.probe_steps), cfg.probe_steps);
+  const AttackConfig p = make_attack("pgd", {cfg.eps, 2.5f * cfg.eps / float(cfg.probe_steps), cfg.probe_steps});
   EvalCounts mine = backend.evaluate_batch(x_, y_.data(), first_, {p}, cfg.seed ^ 0x9e3779b97f4a7c15ull);
   std::vector<double> packed = mine.pack();
   comm.allreduce_sum(packed.data(), int64_t(packed.size()));

@@ -2,6 +2,7 @@
 #include "cluster/schedule/train_schedule.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "cluster/schedule/step_calibration.h"
 #include "runtime/errors.h"
@@ -14,15 +15,11 @@ Policy effective_policy(const TrainConfig& cfg) {
 }
 
 AttackConfig training_attack(const TrainConfig& c) {
-  AttackConfig a;
-  if (c.attack == "pgd") a = pgd_config(c.eps, c.alpha, c.steps);
-  else if (c.attack == "fgsm-rs") a = fgsm_rs_config(c.eps);
-  else if (c.attack == "fgsm") a = fgsm_config(c.eps);
-  else if (c.attack == "pgd-l2") { a = pgd_config(c.eps, c.alpha, c.steps); a.norm = Norm::kL2; a.name = "pgd-l2"; }
-  else throw ConfigError("attack: expected pgd, fgsm-rs, fgsm, pgd-l2 or none, found \"" + c.attack + "\"");
-  a.early_stop_tau = c.early_stop_tau;
-  validate(a, "training attack");
-  return a;
+  std::vector<AttackConfig> a =
+      parse_attacks(c.attack, {c.eps, c.alpha, c.steps, 1, c.early_stop_tau}, AttackWords::kNamesOrNone);
+  if (a.empty()) throw std::invalid_argument("training_attack: --attack none builds no attack; check for it first");
+  validate(a[0], "training attack");
+  return a[0];
 }
 
 AttackConfig scheduled_attack(const AttackConfig& base, Policy policy, const Decision& d, int early_stop_tau) {
@@ -30,14 +27,14 @@ AttackConfig scheduled_attack(const AttackConfig& base, Policy policy, const Dec
   if (policy == Policy::kFixed) {
     // The configured attack, unless the guard raised K.
     if (d.K != a.steps) {
-      if (a.name == "fgsm-rs" || a.name == "fgsm") a = pgd_config(a.eps, float(d.alpha), d.K);
+      if (is_single_step_attack(a.name)) a = make_attack("pgd", {a.eps, float(d.alpha), d.K});
       else { a.steps = d.K; a.alpha = float(d.alpha); }
     }
   } else if (d.K <= 1) {
-    a = fgsm_rs_config(float(d.eps));
+    a = make_attack("fgsm-rs", {float(d.eps)});
     if (d.alpha > 0) a.alpha = float(d.alpha);  // the plan's step (eps from a carried start)
   } else {
-    a = pgd_config(float(d.eps), float(d.alpha), d.K);
+    a = make_attack("pgd", {float(d.eps), float(d.alpha), d.K});
   }
   a.early_stop_tau = early_stop_tau;
   validate(a, "scheduled training attack");
@@ -79,11 +76,11 @@ SchedulerSetup scheduler_setup(const TrainConfig& cfg, int world, int64_t steps_
   in.epochs = cfg.epochs;
   in.steps_per_epoch = steps_per_epoch;
   in.world = world;
-  in.fixed_k = cfg.attack == "fgsm-rs" || cfg.attack == "fgsm" ? 1 : std::max(1, cfg.steps);
+  in.fixed_k = is_single_step_attack(cfg.attack) ? 1 : std::max(1, cfg.steps);
   in.max_k = cfg.max_k;
   in.carry = cfg.attack != "none" && carries_perturbations(cfg);
   // The fixed policy keeps the configured step; the others use 2.5 eps / K (FGSM-RS: 1.25 eps).
-  if (in.policy == Policy::kFixed && cfg.attack != "fgsm-rs" && cfg.attack != "fgsm") in.alpha_at_target = cfg.alpha;
+  if (in.policy == Policy::kFixed && !is_single_step_attack(cfg.attack)) in.alpha_at_target = cfg.alpha;
   in.cost = cost;
   in.budget = cfg.budget;
   in.price = cfg.price;

@@ -8,6 +8,7 @@
 #include "cluster/schedule/schedule_policy.h"
 #include "cluster/schedule/train_schedule.h"
 #include "runtime/attacks/attack.h"
+#include "runtime/attacks/attack_registry.h"
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -58,9 +59,11 @@ void validate_attacks(const TrainConfig& cfg) {
       throw ConfigError("attack-init carry works with L-inf attacks (pgd, fgsm-rs), found attack " + cfg.attack +
                         "; use --attack-init random");
   }
-  if (cfg.attack != "pgd" && cfg.attack != "pgd-l2")
-    validate(pgd_config(cfg.eps, cfg.alpha, cfg.steps), "--eps, --alpha, --steps (unused by --attack " + cfg.attack + ")");
-  validate(pgd_config(cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts),
+  // fgsm, fgsm-rs and none take no --alpha or --steps: still checked.
+  if (cfg.attack == "none" || is_single_step_attack(cfg.attack))
+    validate(make_attack("pgd", {cfg.eps, cfg.alpha, cfg.steps}),
+             "--eps, --alpha, --steps (unused by --attack " + cfg.attack + ")");
+  validate(make_attack("pgd", {cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts}),
            "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
 }
 

@@ -25,8 +25,9 @@ std::vector<AttackConfig> test_eval_attacks(const TrainConfig& cfg, const Comput
                     std::to_string(classes) + " outputs (labels 0.." + std::to_string(classes - 1) +
                     "); give the test set of the same dataset as --data");
   std::vector<AttackConfig> attacks;
-  if (cfg.eval_fgsm) attacks.push_back(fgsm_config(cfg.eps));
-  AttackConfig pgd = pgd_config(cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts);
+  const AttackParams params{cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts};
+  if (cfg.eval_fgsm) attacks.push_back(make_attack("fgsm", params));
+  const AttackConfig pgd = make_attack("pgd", params);
   validate(pgd, "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
   attacks.push_back(pgd);
   for (const auto& a : attacks) backend.check_attack(a);

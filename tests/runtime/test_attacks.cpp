@@ -1,12 +1,16 @@
 // Attack invariants on random models and inputs: inside the eps-ball, inside
-// [0,1], loss not lower than at the clean point; FGSM/PGD configuration errors.
+// [0,1], loss not lower than at the clean point; FGSM/PGD configuration errors; the registry
+// of attack names and the parts (threat balls, stopping rules). The engine's bits against the
+// algorithm it replaced: test_attack_engine.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <random>
 
 #include "kernels/cpu/softmax_xent.h"
 #include "runtime/attacks/attack.h"
+#include "runtime/attacks/threat_ball.h"
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -97,6 +101,137 @@ TEST(Attack, InvalidSettingsAreConfigErrors) {
   expect_error(a, "step size must be > 0");
   a = pgd_config(0.1f, 0.01f, 3, 0);
   expect_error(a, "restarts must be >= 1");
+}
+
+void expect_config_error(const std::function<void()>& f, const std::string& text) {
+  try {
+    f();
+    ADD_FAILURE() << "no error, expected: " << text;
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), text);
+    EXPECT_EQ(e.code(), kExitConfig);
+  }
+}
+
+TEST(AttackRegistry, EveryNameBuildsItsRecipe) {
+  EXPECT_EQ(attack_names(), (std::vector<std::string>{"pgd", "fgsm", "fgsm-rs", "pgd-l2"}));
+  const AttackParams p{0.2f, 0.03f, 5, 3, 2};
+  for (const auto& name : attack_names()) {
+    AttackConfig a = make_attack(name, p);
+    EXPECT_EQ(a.name, name);
+    EXPECT_EQ(a.eps, 0.2f) << name;
+    EXPECT_EQ(a.early_stop_tau, 2) << name;
+    EXPECT_EQ(a.objective, "ce") << name;
+    EXPECT_NO_THROW(validate(a, name));
+  }
+  const AttackConfig pgd = make_attack("pgd", p), fgsm = make_attack("fgsm", p), rs = make_attack("fgsm-rs", p),
+                     l2 = make_attack("pgd-l2", p);
+  EXPECT_TRUE(pgd.norm == Norm::kLinf && pgd.random_start && pgd.alpha == 0.03f && pgd.steps == 5 && pgd.restarts == 3);
+  EXPECT_TRUE(fgsm.norm == Norm::kLinf && !fgsm.random_start && fgsm.alpha == 0.2f && fgsm.steps == 1 &&
+              fgsm.restarts == 1);
+  EXPECT_TRUE(rs.norm == Norm::kLinf && rs.random_start && rs.alpha == 1.25f * 0.2f && rs.steps == 1);
+  EXPECT_TRUE(l2.norm == Norm::kL2 && l2.random_start && l2.alpha == 0.03f && l2.steps == 5 && l2.restarts == 3);
+  // With eps 0 the tied step stays > 0, so that the clean point passes validate().
+  EXPECT_GT(make_attack("fgsm", {0.f}).alpha, 0.f);
+  EXPECT_TRUE(is_single_step_attack("fgsm") && is_single_step_attack("fgsm-rs"));
+  EXPECT_FALSE(is_single_step_attack("pgd") || is_single_step_attack("pgd-l2") || is_single_step_attack("none") ||
+               is_single_step_attack("cw"));
+  // The shorthands are the registry's recipes.
+  EXPECT_EQ(pgd_config(0.2f, 0.03f, 5, 3).alpha, pgd.alpha);
+  EXPECT_EQ(fgsm_rs_config(0.2f).alpha, rs.alpha);
+  EXPECT_EQ(fgsm_config(0.2f).random_start, false);
+}
+
+TEST(AttackRegistry, NoneAndAllWhereTheCallerTakesThem) {
+  const AttackParams p;
+  EXPECT_TRUE(parse_attacks("none", p, AttackWords::kNamesOrNone).empty());
+  EXPECT_TRUE(parse_attacks("none", p, AttackWords::kNamesNoneOrAll).empty());
+  const auto all = parse_attacks("all", p, AttackWords::kNamesNoneOrAll);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "fgsm");  // the last is the strongest: eval_report's robust_accuracy
+  EXPECT_EQ(all[1].name, "pgd");
+  expect_config_error([&] { make_attack("none", p); }, "attack: expected pgd, fgsm, fgsm-rs or pgd-l2, found \"none\"");
+  expect_config_error([&] { parse_attacks("all", p, AttackWords::kNamesOrNone); },
+                      "attack: expected pgd, fgsm, fgsm-rs, pgd-l2 or none, found \"all\"");
+  expect_config_error([&] { parse_attacks("cw", p, AttackWords::kNamesNoneOrAll); },
+                      "attack: expected pgd, fgsm, fgsm-rs, pgd-l2, none or all, found \"cw\"");
+}
+
+TEST(Attack, UnknownObjectiveIsAConfigError) {
+  AttackConfig a = pgd_config(0.1f, 0.01f, 3);
+  a.objective = "hinge";
+  expect_config_error([&] { validate(a, "eval --attack pgd"); },
+                      "eval --attack pgd: objective: expected ce, found \"hinge\"");
+}
+
+TEST(ThreatBall, StepsStayInTheBallAndTheBox) {
+  const int64_t n = 3, dim = 50;
+  std::mt19937 g(4);
+  std::uniform_real_distribution<float> u(0, 1), s(-1, 1);
+  std::vector<float> x(n * dim), grad(n * dim);
+  for (auto& v : x) v = u(g);
+  for (auto& v : grad) v = s(g);
+  for (Norm norm : {Norm::kLinf, Norm::kL2}) {
+    const ThreatBall& ball = threat_ball(norm);
+    EXPECT_EQ(ball.norm(), norm);
+    const float eps = norm == Norm::kLinf ? 0.1f : 0.8f;
+    std::vector<float> xa(n * dim);
+    ball.random_start(xa.data(), x.data(), n, dim, eps, RandomKey{1, Stream::kEvalStart, 0, 0});
+    for (int t = 0; t < 4; ++t) ball.step(xa.data(), grad.data(), x.data(), n, dim, eps / 2, eps);
+    for (int64_t e = 0; e < n; ++e) {
+      double l2 = 0, linf = 0;
+      for (int64_t i = 0; i < dim; ++i) {
+        const float v = xa[e * dim + i], d = v - x[e * dim + i];
+        ASSERT_TRUE(v >= 0.f && v <= 1.f);
+        l2 += double(d) * d;
+        linf = std::max(linf, double(std::abs(d)));
+      }
+      if (norm == Norm::kLinf) EXPECT_LE(linf, eps + 1e-6);
+      else EXPECT_LE(std::sqrt(l2), eps + 1e-4);
+    }
+  }
+  std::vector<uint8_t> has(n, 1);
+  std::vector<float> out(n * dim);
+  expect_config_error([&] { threat_ball(Norm::kL2).place_offsets(out.data(), x.data(), grad.data(), has.data(), n, dim, 1.f); },
+                      "carried starts need the L-inf norm");
+}
+
+TEST(StopRules, EarlyStopZeroesRowsTauStepsAfterTheFirstMiss) {
+  EarlyStopRule r;
+  r.reset(1, 2);
+  ASSERT_TRUE(r.on());
+  std::vector<float> d(4);
+  auto step = [&](uint8_t ok0, uint8_t ok1) {
+    std::fill(d.begin(), d.end(), 1.f);
+    const uint8_t ok[2] = {ok0, ok1};
+    r.apply(ok, d.data(), 2, 2);
+    return std::vector<float>{d[0], d[2]};
+  };
+  EXPECT_EQ(step(1, 0), (std::vector<float>{1, 1}));  // example 1 missed: one more step
+  EXPECT_EQ(step(1, 1), (std::vector<float>{1, 0}));  // then it stops, correct or not
+  EXPECT_EQ(step(0, 1), (std::vector<float>{1, 0}));
+  EXPECT_EQ(step(0, 0), (std::vector<float>{0, 0}));
+  r.reset(-1, 2);
+  EXPECT_FALSE(r.on());
+}
+
+TEST(StopRules, BestIteratePrefersMissesThenHigherLoss) {
+  BestIterate b;
+  b.reset({2, 1});
+  Tensor x({2, 1});
+  const float loss1[2] = {1.f, 5.f}, loss2[2] = {2.f, 9.f}, loss3[2] = {0.5f, 0.1f};
+  const uint8_t ok1[2] = {1, 0}, ok2[2] = {1, 1}, ok3[2] = {0, 1};
+  x[0] = 10; x[1] = 20;
+  b.consider(x, loss1, ok1);
+  x[0] = 11; x[1] = 21;
+  b.consider(x, loss2, ok2);  // example 0: higher loss wins; example 1: its miss stays
+  EXPECT_EQ(b.best()[0], 11.f);
+  EXPECT_EQ(b.best()[1], 20.f);
+  x[0] = 12; x[1] = 22;
+  b.consider(x, loss3, ok3);  // example 0: a miss beats any loss
+  EXPECT_EQ(b.best()[0], 12.f);
+  EXPECT_EQ(b.best()[1], 20.f);
+  EXPECT_EQ(b.fooled(), 2);
 }
 
 }  // namespace

@@ -378,7 +378,7 @@ expect 78 "--network-latency-us must be >= 0 microseconds, found inf" -- "$bin" 
   --network-latency-us inf
 
 # Names (78): attacks, schedules, policies, backends, log levels.
-expect 78 "attack: expected pgd, fgsm-rs, fgsm, pgd-l2 or none, found \"cw\"" -- "$bin" train --data "$tmp/test.h5" \
+expect 78 "attack: expected pgd, fgsm, fgsm-rs, pgd-l2 or none, found \"cw\"" -- "$bin" train --data "$tmp/test.h5" \
   --attack cw
 expect 78 "lr-schedule: expected constant, step, cosine or warmup-cosine, found \"linear\"" -- "$bin" train \
   --data "$tmp/test.h5" --lr-schedule linear

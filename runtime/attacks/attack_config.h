@@ -1,0 +1,38 @@
+// An attack's recipe, as plain values (what the scheduler changes, metrics record and the
+// registry in attack_registry.h builds from a name). The engine (attack.h) composes it from
+// parts:
+//   start       random_start: a random point of the ball of `norm`, else the clean input;
+//               carried offsets (CarriedStart) on the first restart where the caller has them
+//   step rule   and projection: those of `norm` (threat_ball.h)
+//   objective   the loss climbed, by name (runtime/objectives/objective.h)
+//   stopping    `steps` per restart, `restarts`, early_stop_tau, keep_best (stop_rules.h)
+#pragma once
+#include <string>
+
+#include "runtime/attacks/attack_types.h"
+
+namespace rampart {
+
+struct AttackConfig {
+  std::string name = "pgd";  // the registry's name, for reports: "pgd", "fgsm", "fgsm-rs", "pgd-l2"
+  Norm norm = Norm::kLinf;
+  float eps = 0.1f;
+  float alpha = 0.025f;      // step size
+  int steps = 7;
+  int restarts = 1;
+  bool random_start = true;
+  // Keep, per example, the strongest iterate seen (misclassified first, then the
+  // highest loss) instead of the last one. Evaluation turns this on; Madry's
+  // training uses the last iterate.
+  bool keep_best = false;
+  // Early-stopped PGD: stop moving an example tau steps after it is first
+  // misclassified; -1 attacks every example for all steps.
+  int early_stop_tau = -1;
+  std::string objective = "ce";  // the loss climbed (objective_names())
+};
+
+// Checks the ranges (eps >= 0, steps >= 1, alpha > 0, restarts >= 1, eps <= 1 for L-inf)
+// and the objective's name; ConfigError "<where>: ..." otherwise.
+void validate(const AttackConfig& c, const std::string& where);
+
+}  // namespace rampart

@@ -1,0 +1,105 @@
+// The attack names and their recipes (see attack_registry.h): a new attack is one line here.
+#include "runtime/attacks/attack_registry.h"
+
+#include "runtime/errors.h"
+
+namespace rampart {
+namespace {
+
+// With eps 0 (the clean point) any step > 0 leaves x where it is; validate() wants alpha > 0.
+float tied_step(float eps, float factor) { return eps > 0 ? factor * eps : 1e-12f; }
+
+AttackConfig recipe(const char* name, Norm norm, bool random_start, float alpha, int steps, int restarts,
+                    const AttackParams& p) {
+  AttackConfig c;
+  c.name = name;
+  c.norm = norm;
+  c.eps = p.eps;
+  c.alpha = alpha;
+  c.steps = steps;
+  c.restarts = restarts;
+  c.random_start = random_start;
+  c.early_stop_tau = p.early_stop_tau;
+  c.objective = "ce";
+  return c;
+}
+
+struct AttackKind {
+  const char* name;
+  bool single_step;
+  AttackConfig (*build)(const AttackParams&);
+};
+
+// Order: that of the error messages and --help texts.
+const std::vector<AttackKind>& registry() {
+  static const std::vector<AttackKind> r = {
+      {"pgd", false,
+       [](const AttackParams& p) { return recipe("pgd", Norm::kLinf, true, p.alpha, p.steps, p.restarts, p); }},
+      {"fgsm", true,
+       [](const AttackParams& p) { return recipe("fgsm", Norm::kLinf, false, tied_step(p.eps, 1.f), 1, 1, p); }},
+      {"fgsm-rs", true,  // Wong et al.: the random start needs the longer step
+       [](const AttackParams& p) { return recipe("fgsm-rs", Norm::kLinf, true, tied_step(p.eps, 1.25f), 1, 1, p); }},
+      {"pgd-l2", false,
+       [](const AttackParams& p) { return recipe("pgd-l2", Norm::kL2, true, p.alpha, p.steps, p.restarts, p); }},
+  };
+  return r;
+}
+
+// Words that stand for several attacks, in the order they run (the last is the robust one).
+struct Alias {
+  const char* word;
+  std::vector<std::string> names;
+};
+const Alias kAll = {"all", {"fgsm", "pgd"}};
+
+const AttackKind* find(const std::string& name) {
+  for (const auto& k : registry())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+std::string known_words(AttackWords accepted) {
+  std::vector<std::string> words = attack_names();
+  if (accepted != AttackWords::kNames) words.push_back("none");
+  if (accepted == AttackWords::kNamesNoneOrAll) words.push_back(kAll.word);
+  std::string s;
+  for (size_t i = 0; i < words.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> attack_names() {
+  std::vector<std::string> names;
+  for (const auto& k : registry()) names.push_back(k.name);
+  return names;
+}
+
+std::vector<AttackConfig> parse_attacks(const std::string& word, const AttackParams& p, AttackWords accepted) {
+  if (const AttackKind* k = find(word)) return {k->build(p)};
+  if (word == "none" && accepted != AttackWords::kNames) return {};
+  if (word == kAll.word && accepted == AttackWords::kNamesNoneOrAll) {
+    std::vector<AttackConfig> all;
+    for (const auto& n : kAll.names) all.push_back(find(n)->build(p));
+    return all;
+  }
+  throw ConfigError("attack: expected " + known_words(accepted) + ", found \"" + word + "\"");
+}
+
+AttackConfig make_attack(const std::string& name, const AttackParams& p) {
+  return parse_attacks(name, p, AttackWords::kNames).front();
+}
+
+bool is_single_step_attack(const std::string& name) {
+  const AttackKind* k = find(name);
+  return k && k->single_step;
+}
+
+AttackConfig fgsm_config(float eps) { return make_attack("fgsm", {eps}); }
+AttackConfig fgsm_rs_config(float eps) { return make_attack("fgsm-rs", {eps}); }
+AttackConfig pgd_config(float eps, float alpha, int steps, int restarts) {
+  return make_attack("pgd", {eps, alpha, steps, restarts});
+}
+
+}  // namespace rampart
