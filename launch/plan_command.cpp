@@ -13,6 +13,7 @@
 #include "cluster/comm/communicator.h"
 #include "cluster/schedule/plan_table.h"
 #include "cluster/schedule/step_calibration.h"
+#include "cluster/train/compute_backend.h"
 #include "cluster/schedule/train_schedule.h"
 #include "launch/commands.h"
 #include "launch/options.h"
@@ -109,8 +110,10 @@ int run_plan(const std::vector<std::string>& args) {
     Tensor x;
     images_to_tensor(im.data(), n, set.channels(), set.height(), set.width(), x);
     std::vector<int32_t> y(lab.begin(), lab.end());
+    // Timed on the device the plan is for (--device), as training will run there.
     auto self = make_self_communicator();
-    measured = calibrate_step_costs(model, x, y.data(), calibration_for(cfg), *self);
+    auto backend = make_compute_backend(cfg.device, model, nullptr, *self, 0, 0);
+    measured = backend->calibrate(x, y.data(), calibration_for(cfg));
   }
   const int local_batch = int((cfg.batch + ranks - 1) / ranks);
   const StepCosts per_rank = scale_to_local_batch(measured, local_batch);

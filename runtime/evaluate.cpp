@@ -27,14 +27,36 @@ Evaluator::Evaluator(std::vector<AttackConfig> attacks, uint64_t seed)
   counts_.robust_correct.assign(attacks_.size(), 0);
 }
 
-void Evaluator::add(Model& model, const Tensor& x, const int32_t* labels, int64_t first_example) {
-  const int64_t n = x.dim(0);
+void Evaluator::add(Model& model, const Tensor& x_in, const int32_t* labels_in, int64_t first_example) {
+  const int64_t n = x_in.dim(0);
   if (n == 0) return;
+  const Device d = model.device();
+  const Tensor* xp = &x_in;
+  const int32_t* labels = labels_in;
+  if (x_in.device() != d) {  // a host batch for a model on a GPU
+    x_dev_.set_device(d);
+    x_dev_.copy_from(x_in);
+    xp = &x_dev_;
+    labels_dev_.set_device(d);
+    labels_dev_.resize(n);
+    kernels::copy_bytes(d, labels_dev_.data(), Device::kCpu, labels_in, sizeof(int32_t) * size_t(n));
+    labels = labels_dev_.data();
+  }
+  const Tensor& x = *xp;
+  for (Tensor* t : {&x_adv_, &loss_}) t->set_device(d);
+  clean_ok_.set_device(d);
+  adv_ok_.set_device(d);
   const Tensor& logits = model.forward(x, Mode::kEval);
   clean_ok_.resize(n);
-  loss_.resize(n);
+  loss_.resize({n});
   LossOutput clean{0.f, nullptr, nullptr, loss_.data(), clean_ok_.data()};
-  const ObjectiveTotals tot = score_->evaluate({logits.data(), labels, n, logits.dim(1)}, clean);
+  const ObjectiveTotals tot = score_->evaluate({logits.data(), labels, n, logits.dim(1), nullptr, d}, clean);
+  const uint8_t* clean_ok = clean_ok_.data();
+  if (d != Device::kCpu) {
+    clean_host_.resize(n);
+    kernels::copy_bytes(Device::kCpu, clean_host_.data(), d, clean_ok_.data(), size_t(n));
+    clean_ok = clean_host_.data();
+  }
   counts_.n += n;
   counts_.clean_correct += tot.correct;
   counts_.clean_loss_sum += tot.loss_sum;
@@ -44,8 +66,14 @@ void Evaluator::add(Model& model, const Tensor& x, const int32_t* labels, int64_
     const Tensor& la = model.forward(x_adv_, Mode::kEval);
     adv_ok_.resize(n);
     LossOutput adv{0.f, nullptr, nullptr, loss_.data(), adv_ok_.data()};
-    score_->evaluate({la.data(), labels, n, la.dim(1)}, adv);
-    for (int64_t e = 0; e < n; ++e) counts_.robust_correct[a] += clean_ok_[e] && adv_ok_[e];
+    score_->evaluate({la.data(), labels, n, la.dim(1), nullptr, d}, adv);
+    const uint8_t* adv_ok = adv_ok_.data();
+    if (d != Device::kCpu) {
+      adv_host_.resize(n);
+      kernels::copy_bytes(Device::kCpu, adv_host_.data(), d, adv_ok_.data(), size_t(n));
+      adv_ok = adv_host_.data();
+    }
+    for (int64_t e = 0; e < n; ++e) counts_.robust_correct[a] += clean_ok[e] && adv_ok[e];
   }
 }
 

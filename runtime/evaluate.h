@@ -27,7 +27,8 @@ struct EvalCounts {
 class Evaluator {
  public:
   Evaluator(std::vector<AttackConfig> attacks, uint64_t seed);
-  // x: [N, C, H, W] in [0,1]; labels [N]; first_example: index of x[0] in the
+  // x: [N, C, H, W] in [0,1]; labels [N] (both on the host or both on the model's
+  // device: a host batch is copied across); first_example: index of x[0] in the
   // whole evaluation set (keys the random starts, so any split gives the same answer).
   void add(Model& model, const Tensor& x, const int32_t* labels, int64_t first_example);
   const std::vector<AttackConfig>& attacks() const { return attacks_; }
@@ -39,9 +40,12 @@ class Evaluator {
   EvalCounts counts_;
   std::unique_ptr<Objective> score_;  // "ce": the reported clean loss and correctness
   Attacker attacker_;
-  Tensor x_adv_;
-  std::vector<uint8_t> clean_ok_, adv_ok_;
-  std::vector<float> loss_;
+  // On the model's device: the batch (when it came from the host), the attack's
+  // output and the per-example scores; the host copies of the scores off the CPU.
+  Tensor x_dev_, x_adv_, loss_;
+  Buffer<int32_t> labels_dev_;
+  Buffer<uint8_t> clean_ok_, adv_ok_;
+  std::vector<uint8_t> clean_host_, adv_host_;
 };
 
 // The result as JSON: n, clean_accuracy, <name>_accuracy per attack, robust_accuracy

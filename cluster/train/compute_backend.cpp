@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cluster/train/distributed_eval.h"
+#include "runtime/attacks/attack_registry.h"
 #include "kernels/dispatch/memory.h"
 #include "kernels/dispatch/ops.h"
 #include "runtime/errors.h"

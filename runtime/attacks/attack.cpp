@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "kernels/dispatch/ops.h"
+
 #include "runtime/attacks/threat_ball.h"
 #include "runtime/errors.h"
 
@@ -17,15 +19,18 @@ const Objective& Attacker::objective(const std::string& name) {
 AttackStats Attacker::run(Model& model, const Tensor& x, const int32_t* labels, const AttackConfig& cfg,
                           const RandomKey& key, Tensor& x_adv, const CarriedStart* carried) {
   AttackStats st;
+  const Device d = model.device();
+  for (Tensor* t : {&x_adv, &x_cur_, &dlogits_, &reference_, &loss_}) t->set_device(d);
+  correct_.set_device(d);
   x_adv.resize(x.shape());
   if (cfg.eps == 0) {  // nothing to search: the clean point is the answer
-    std::memcpy(x_adv.data(), x.data(), x.size() * sizeof(float));
+    ops::copy(d, x_adv.data(), x.data(), x.size());
     return st;
   }
   // Losses of two predictions (TRADES) compare each iterate's with the clean input's.
   has_reference_ = objective(cfg.objective).needs_reference();
-  if (has_reference_) reference_ = model.forward(x, Mode::kEval);
-  if (cfg.keep_best) best_.reset(x.shape());
+  if (has_reference_) reference_.copy_from(model.forward(x, Mode::kEval));
+  if (cfg.keep_best) best_.reset(x.shape(), d);
   for (int r = 0; r < cfg.restarts; ++r) {
     RandomKey k = key;
     k.sub = key.sub * 1000003ull + uint64_t(r);  // each restart its own start
@@ -33,10 +38,10 @@ AttackStats Attacker::run(Model& model, const Tensor& x, const int32_t* labels, 
     one_restart(model, x, labels, cfg, st);
   }
   if (cfg.keep_best) {
-    std::memcpy(x_adv.data(), best_.best().data(), x.size() * sizeof(float));
+    ops::copy(d, x_adv.data(), best_.best().data(), x.size());
     st.fooled = best_.fooled();
   } else {
-    std::memcpy(x_adv.data(), x_cur_.data(), x.size() * sizeof(float));
+    ops::copy(d, x_adv.data(), x_cur_.data(), x.size());
   }
   return st;
 }
@@ -45,13 +50,14 @@ AttackStats Attacker::run(Model& model, const Tensor& x, const int32_t* labels, 
 // carried offsets where there are some.
 void Attacker::start(const Tensor& x, const AttackConfig& cfg, const RandomKey& key, const CarriedStart* carried) {
   const int64_t n = x.dim(0), dim = x.size() / n;
+  const Device d = x.device();
   const ThreatBall& ball = threat_ball(cfg.norm);
   x_cur_.resize(x.shape());
-  if (cfg.random_start) ball.random_start(x_cur_.data(), x.data(), n, dim, cfg.eps, key);
-  else std::memcpy(x_cur_.data(), x.data(), x.size() * sizeof(float));
+  if (cfg.random_start) ball.random_start(d, x_cur_.data(), x.data(), n, dim, cfg.eps, key);
+  else ops::copy(d, x_cur_.data(), x.data(), x.size());
   if (carried && carried->delta && carried->has) {
     try {
-      ball.place_offsets(x_cur_.data(), x.data(), carried->delta, carried->has, n, dim, cfg.eps);
+      ball.place_offsets(d, x_cur_.data(), x.data(), carried->delta, carried->has, n, dim, cfg.eps);
     } catch (const ConfigError& e) {
       throw ConfigError(cfg.name + ": " + e.what());
     }
@@ -60,7 +66,7 @@ void Attacker::start(const Tensor& x, const AttackConfig& cfg, const RandomKey& 
 
 ObjectiveTotals Attacker::score(const Tensor& logits, const int32_t* labels, bool with_grad) {
   const int64_t n = logits.dim(0), k = logits.dim(1);
-  loss_.resize(n);
+  loss_.resize({n});
   correct_.resize(n);
   LossOutput out;
   if (with_grad) {
@@ -74,7 +80,9 @@ ObjectiveTotals Attacker::score(const Tensor& logits, const int32_t* labels, boo
   }
   out.per_loss = loss_.data();
   out.correct = correct_.data();
-  return objective_->evaluate({logits.data(), labels, n, k, has_reference_ ? reference_.data() : nullptr}, out);
+  return objective_->evaluate({logits.data(), labels, n, k, has_reference_ ? reference_.data() : nullptr,
+                               logits.device()},
+                              out);
 }
 
 void Attacker::one_restart(Model& model, const Tensor& x, const int32_t* labels, const AttackConfig& cfg,
@@ -87,10 +95,10 @@ void Attacker::one_restart(Model& model, const Tensor& x, const int32_t* labels,
     const ObjectiveTotals tot = score(logits, labels, /*with_grad=*/true);
     st.step_loss.push_back(tot.loss_sum / double(n));
     if (cfg.keep_best) best_.consider(x_cur_, loss_.data(), correct_.data());
-    if (early_.on()) early_.apply(correct_.data(), dlogits_.data(), n, logits.dim(1));
+    if (early_.on()) early_.apply(x.device(), correct_.data(), dlogits_.data(), n, logits.dim(1));
     const Tensor& g = model.backward(dlogits_, /*input_grad=*/true, /*param_grads=*/false);
     ++st.passes;
-    ball.step(x_cur_.data(), g.data(), x.data(), n, dim, cfg.alpha, cfg.eps);
+    ball.step(x.device(), x_cur_.data(), g.data(), x.data(), n, dim, cfg.alpha, cfg.eps);
   }
   if (cfg.keep_best) {  // the last iterate has not been scored yet
     score(model.forward(x_cur_, Mode::kEval), labels, /*with_grad=*/false);

@@ -28,7 +28,8 @@ struct AttackStats {
 
 class Attacker {
  public:
-  // x: [N, C, H, W] in [0, 1]; labels: [N]; writes x_adv (same shape).
+  // x: [N, C, H, W] in [0, 1]; labels: [N]; writes x_adv (same shape). All on the
+  // model's device (Model::to); carried's pointers too.
   // The model's parameter gradients are left untouched.
   // carried (optional): where the first restart starts for the examples that have one.
   // Restart r draws its random start under key with sub = key.sub * 1000003 + r.
@@ -46,8 +47,8 @@ class Attacker {
   std::unique_ptr<Objective> objective_;
   Tensor x_cur_, dlogits_, reference_;
   bool has_reference_ = false;
-  std::vector<float> loss_;
-  std::vector<uint8_t> correct_;
+  Tensor loss_;             // [N] per-example loss at the iterate, on the model's device
+  Buffer<uint8_t> correct_;  // [N]
   EarlyStopRule early_;
   BestIterate best_;
 };

@@ -1,6 +1,8 @@
 // The attack names and their recipes (see attack_registry.h): a new attack is one line here.
 #include "runtime/attacks/attack_registry.h"
 
+#include "kernels/dispatch/ops.h"
+
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -100,6 +102,20 @@ AttackConfig fgsm_config(float eps) { return make_attack("fgsm", {eps}); }
 AttackConfig fgsm_rs_config(float eps) { return make_attack("fgsm-rs", {eps}); }
 AttackConfig pgd_config(float eps, float alpha, int steps, int restarts) {
   return make_attack("pgd", {eps, alpha, steps, restarts});
+}
+
+void check_attack_on(Device d, const AttackConfig& a) {
+  std::vector<std::string> ops_used = {"softmax_xent"};
+  if (a.random_start) ops_used.push_back(a.norm == Norm::kLinf ? "random_start_linf" : "random_start_l2");
+  ops_used.push_back(a.norm == Norm::kLinf ? "pgd_linf_step" : "pgd_l2_step");
+  if (a.keep_best) ops_used.push_back("keep_best");
+  if (a.early_stop_tau >= 0) ops_used.push_back("zero_masked_rows");
+  for (const std::string& op : ops_used) {
+    const std::string why = ops::gap(d, op);
+    if (!why.empty())
+      throw ConfigError("attack " + a.name + ": expected kernels for --device " + device_name(d) + ", found none for " +
+                        op + " (" + why + "); use --device cpu or another attack");
+  }
 }
 
 }  // namespace rampart

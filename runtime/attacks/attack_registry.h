@@ -12,14 +12,13 @@
 //     runtime/objectives/<loss>.{h,cpp} plus one line in objective_registry.cpp; a new
 //     stopping rule goes in runtime/attacks/stop_rules.{h,cpp} and the engine's loop
 //     (runtime/attacks/attack.cpp).
-// Until the kernels are dispatched by device, the CUDA engine (runtime/gpu/gpu_attack.cu) is
-// separate: it runs L-inf PGD/FGSM with cross-entropy, cluster/train/cuda_backend.cpp's
-// check_attack() refuses L2 and early stopping on --device cuda, and a new part or loss must
-// be refused there too (it does not yet read AttackConfig::objective).
+// Every part runs on every device through kernels/dispatch/; a part whose kernel is missing on
+// a device is refused, before the run, by check_attack_on() (the dispatch's gap).
 #pragma once
 #include <string>
 #include <vector>
 
+#include "kernels/common/device.h"
 #include "runtime/attacks/attack_config.h"
 
 namespace rampart {
@@ -44,6 +43,10 @@ enum class AttackWords { kNames, kNamesOrNone, kNamesNoneOrAll };
 std::vector<AttackConfig> parse_attacks(const std::string& word, const AttackParams& p, AttackWords accepted);
 // The one attack `name` names (parse_attacks with kNames).
 AttackConfig make_attack(const std::string& name, const AttackParams& p);
+
+// ConfigError when an attack needs a kernel device d lacks (ops::gap), e.g. the L2 random
+// start on CUDA, so that a run stops before it starts.
+void check_attack_on(Device d, const AttackConfig& a);
 
 // The attack names, in the registry's order.
 std::vector<std::string> attack_names();

@@ -19,27 +19,31 @@ class EarlyStopRule {
   bool on() const { return tau_ >= 0; }
   // After the loss at an iterate (correct: [n]): examples misclassified for the first time
   // get tau more steps; the gradient rows (dlogits: [n, k]) of those whose steps ran out are zeroed.
-  void apply(const uint8_t* correct, float* dlogits, int64_t n, int64_t k);
+  // correct and dlogits live on d; the bookkeeping is the host's (n small integers).
+  void apply(Device d, const uint8_t* correct, float* dlogits, int64_t n, int64_t k);
 
  private:
   int tau_ = -1;
   std::vector<int> stop_in_;  // -1: not yet misclassified; else steps left to move
+  std::vector<uint8_t> correct_host_, moving_;  // off the CPU: the copies the rule reads and writes
+  Buffer<uint8_t> moving_dev_;
 };
 
 class BestIterate {
  public:
-  // Forgets everything: x: [N, ...] is the shape of the iterates. Called once per attack
-  // (the best is kept across restarts).
-  void reset(const Shape& shape);
-  // Records x_cur's rows that beat the best so far, given their loss and correctness ([N] each).
+  // Forgets everything: x: [N, ...] is the shape of the iterates, on device d. Called once
+  // per attack (the best is kept across restarts).
+  void reset(const Shape& shape, Device d);
+  // Records x_cur's rows that beat the best so far, given their loss and correctness ([N]
+  // each, on x_cur's device).
   void consider(const Tensor& x_cur, const float* loss, const uint8_t* correct);
   const Tensor& best() const { return best_x_; }
   int64_t fooled() const;  // examples whose best iterate is misclassified
 
  private:
   Tensor best_x_;
-  std::vector<float> best_loss_;
-  std::vector<uint8_t> best_fooled_;
+  Tensor best_loss_;
+  Buffer<uint8_t> best_fooled_;
 };
 
 }  // namespace rampart

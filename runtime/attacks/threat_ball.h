@@ -11,6 +11,7 @@
 // a Norm value and a line in threat_ball().
 // All arrays: n examples of dim floats, row-major; x is the clean input, in [0,1].
 #pragma once
+#include "kernels/common/device.h"
 #include <cstdint>
 
 #include "runtime/attacks/attack_types.h"
@@ -23,14 +24,14 @@ class ThreatBall {
   virtual Norm norm() const = 0;
   // x_start = clamp(x + a random point of the ball, 0, 1); numbers drawn under `key` by the
   // examples' global indices (key.first_example + e), so any split of a batch draws the same.
-  virtual void random_start(float* x_start, const float* x, int64_t n, int64_t dim, float eps,
+  virtual void random_start(Device d, float* x_start, const float* x, int64_t n, int64_t dim, float eps,
                             const RandomKey& key) const = 0;
   // One ascent step on the gradient g of the loss, then the projection: x_adv stays in ball ∩ box.
-  virtual void step(float* x_adv, const float* g, const float* x, int64_t n, int64_t dim, float alpha,
+  virtual void step(Device d, float* x_adv, const float* g, const float* x, int64_t n, int64_t dim, float alpha,
                     float eps) const = 0;
   // For the examples e with has[e] != 0: x_adv = projection of x + delta; others unchanged.
   // ConfigError for a norm whose carried perturbations the store cannot hold (carry.h is L-inf).
-  virtual void place_offsets(float* x_adv, const float* x, const float* delta, const uint8_t* has, int64_t n,
+  virtual void place_offsets(Device d, float* x_adv, const float* x, const float* delta, const uint8_t* has, int64_t n,
                              int64_t dim, float eps) const = 0;
 };
 

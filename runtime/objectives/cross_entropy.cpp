@@ -1,13 +1,13 @@
 // Softmax cross-entropy (see cross_entropy.h).
 #include "runtime/objectives/cross_entropy.h"
 
-#include "kernels/cpu/softmax_xent.h"
+#include "kernels/dispatch/ops.h"
 
 namespace rampart {
 
 ObjectiveTotals CrossEntropy::compute(const LossInput& in, const LossOutput& out) const {
-  const kernels::XentTotals t = kernels::softmax_xent_cpu(in.logits, in.labels, in.n, in.k, out.grad_scale,
-                                                          out.dlogits, out.per_loss, out.correct);
+  const ops::XentTotals t = ops::softmax_xent(in.device, in.logits, in.labels, in.n, in.k, out.grad_scale,
+                                              out.dlogits, out.per_loss, out.correct);
   return {t.loss_sum, t.correct};
 }
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common/device.h"
+
 namespace rampart {
 
 struct ObjectiveTotals {
@@ -29,6 +31,7 @@ struct LossInput {
   const int32_t* labels = nullptr;
   int64_t n = 0, k = 0;
   const float* reference = nullptr;
+  Device device = Device::kCpu;  // where every pointer here and in LossOutput lives
 };
 
 // Every output is optional (nullptr: not wanted).

@@ -176,8 +176,8 @@ TEST(ThreatBall, StepsStayInTheBallAndTheBox) {
     EXPECT_EQ(ball.norm(), norm);
     const float eps = norm == Norm::kLinf ? 0.1f : 0.8f;
     std::vector<float> xa(n * dim);
-    ball.random_start(xa.data(), x.data(), n, dim, eps, RandomKey{1, Stream::kEvalStart, 0, 0});
-    for (int t = 0; t < 4; ++t) ball.step(xa.data(), grad.data(), x.data(), n, dim, eps / 2, eps);
+    ball.random_start(Device::kCpu, xa.data(), x.data(), n, dim, eps, RandomKey{1, Stream::kEvalStart, 0, 0});
+    for (int t = 0; t < 4; ++t) ball.step(Device::kCpu, xa.data(), grad.data(), x.data(), n, dim, eps / 2, eps);
     for (int64_t e = 0; e < n; ++e) {
       double l2 = 0, linf = 0;
       for (int64_t i = 0; i < dim; ++i) {
@@ -192,7 +192,7 @@ TEST(ThreatBall, StepsStayInTheBallAndTheBox) {
   }
   std::vector<uint8_t> has(n, 1);
   std::vector<float> out(n * dim);
-  expect_config_error([&] { threat_ball(Norm::kL2).place_offsets(out.data(), x.data(), grad.data(), has.data(), n, dim, 1.f); },
+  expect_config_error([&] { threat_ball(Norm::kL2).place_offsets(Device::kCpu, out.data(), x.data(), grad.data(), has.data(), n, dim, 1.f); },
                       "carried starts need the L-inf norm");
 }
 
@@ -204,7 +204,7 @@ TEST(StopRules, EarlyStopZeroesRowsTauStepsAfterTheFirstMiss) {
   auto step = [&](uint8_t ok0, uint8_t ok1) {
     std::fill(d.begin(), d.end(), 1.f);
     const uint8_t ok[2] = {ok0, ok1};
-    r.apply(ok, d.data(), 2, 2);
+    r.apply(Device::kCpu, ok, d.data(), 2, 2);
     return std::vector<float>{d[0], d[2]};
   };
   EXPECT_EQ(step(1, 0), (std::vector<float>{1, 1}));  // example 1 missed: one more step
@@ -217,7 +217,7 @@ TEST(StopRules, EarlyStopZeroesRowsTauStepsAfterTheFirstMiss) {
 
 TEST(StopRules, BestIteratePrefersMissesThenHigherLoss) {
   BestIterate b;
-  b.reset({2, 1});
+  b.reset({2, 1}, Device::kCpu);
   Tensor x({2, 1});
   const float loss1[2] = {1.f, 5.f}, loss2[2] = {2.f, 9.f}, loss3[2] = {0.5f, 0.1f};
   const uint8_t ok1[2] = {1, 0}, ok2[2] = {1, 1}, ok3[2] = {0, 1};
