@@ -63,7 +63,7 @@ class DeviceBackend final : public ComputeBackend {
 
   StepCosts calibrate(const Tensor& x, const int32_t* labels, const CalibrationOptions& opt) override {
     set_batch(x, labels);
-    return calibrate_step_costs(model_, *x_, labels_.data(), opt, comm_);
+    return calibrate_step_costs(model_, *x_, this->labels(), opt, comm_);
   }
 
   void set_batch(const Tensor& x, const int32_t* labels) override {

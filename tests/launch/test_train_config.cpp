@@ -72,7 +72,7 @@ TEST(TrainConfig, EveryCheckInOnePlace) {
   expect_refused<ConfigError>(c, 1, "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts): steps must be >= 1");
   c = {};
   c.attack = "bim";
-  expect_refused<ConfigError>(c, 1, "attack: expected pgd, fgsm-rs, fgsm, pgd-l2 or none, found \"bim\"");
+  expect_refused<ConfigError>(c, 1, "attack: expected pgd, fgsm, fgsm-rs, pgd-l2 or none, found \"bim\"");
 }
 
 // train() validates whoever calls it, before it opens any file.
