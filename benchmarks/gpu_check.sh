@@ -8,9 +8,9 @@
 #      whether it is deterministic) from the conv test;
 #   4. bench_cuda_pgd and bench_cuda_kernels: GB/s against the device's bandwidth,
 #      conv TFLOP/s, the allocator's steady state;
-#   5. the end-to-end check: $RAMPART_E2E_CMD (a CPU-vs-GPU training step
-#      comparison the integrator supplies), run from the repository root with
-#      BUILD set to the build folder; recorded as "not_configured" when unset.
+#   5. the end-to-end check: $RAMPART_E2E_CMD, by default benchmarks/gpu_e2e.sh (the
+#      same training run on --device cpu and cuda, weights compared), run from the
+#      repository root with BUILD set to the build folder; RAMPART_E2E_CMD= skips it.
 # Results: summary.json, summary.md and one log per stage under $OUT (the device
 # machine's result folder) or ./gpu_check_out. Exits 1 if any stage failed.
 # Environment: BUILD (build folder, default build-gpu), JOBS (default nproc),
@@ -93,6 +93,8 @@ else
 fi
 
 # --- 5. end to end --------------------------------------------------------------
+# Default: benchmarks/gpu_e2e.sh (the same training on --device cpu and cuda).
+RAMPART_E2E_CMD=${RAMPART_E2E_CMD-benchmarks/gpu_e2e.sh}
 if [ -n "${RAMPART_E2E_CMD:-}" ] && [ $BUILT = 1 ]; then
   run_stage e2e "$T_E2E" "BUILD=$BUILD $RAMPART_E2E_CMD"
 elif [ -n "${RAMPART_E2E_CMD:-}" ]; then
