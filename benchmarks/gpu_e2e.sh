@@ -14,6 +14,9 @@ BUILD=${1:-${BUILD:-build}}
 RAMPART="$BUILD/bin/rampart"
 OTHER=${E2E_OTHER:-cuda}  # the device compared with the CPU (E2E_OTHER=cpu: a dry run of this script)
 DIFF="$BUILD/bin/checkpoint_diff"
+for b in "$RAMPART" "$DIFF"; do
+  [ -x "$b" ] || { echo "gpu_e2e: $b not found; build the rampart and checkpoint_diff targets in $BUILD" >&2; exit 66; }
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # IDX: magic 0x00000803 (uint8, 3 dims) / 0x00000801, big-endian sizes, then the bytes.
