@@ -13,6 +13,7 @@
 
 #include "cluster/train/distributed_eval.h"
 #include "runtime/attacks/attack_registry.h"
+#include "runtime/objectives/objective.h"
 #include "kernels/dispatch/memory.h"
 #include "kernels/dispatch/ops.h"
 #include "runtime/errors.h"
@@ -108,8 +109,11 @@ class DeviceBackend final : public ComputeBackend {
     const Tensor& logits = model_.forward(attacked_ ? x_adv_ : *x_, Mode::kTrain);
     dlogits_.resize(logits.shape());
     per_loss_.resize({n_});
-    auto tot = ops::softmax_xent(d_, logits.data(), labels(), n_, logits.dim(1), grad_scale, dlogits_.data(),
-                                 per_loss_.data(), nullptr);
+    LossOutput out;
+    out.grad_scale = grad_scale;
+    out.dlogits = dlogits_.data();
+    out.per_loss = per_loss_.data();
+    const ObjectiveTotals tot = loss_->evaluate({logits.data(), labels(), n_, logits.dim(1), nullptr, d_}, out);
     return {tot.loss_sum, tot.correct};
   }
 
@@ -189,6 +193,7 @@ class DeviceBackend final : public ComputeBackend {
   bool reduce_in_place_ = true;
   std::unique_ptr<GradReducer> reducer_;
   Attacker attacker_;
+  std::unique_ptr<Objective> loss_ = make_objective("ce");  // the training loss
   int64_t n_ = 0;
   bool attacked_ = false;
   const Tensor* x_ = nullptr;          // the batch on the device
