@@ -125,8 +125,9 @@ class DeviceBackend final : public ComputeBackend {
         model_.backward(dlogits_, false, true, ready);
       } else {
         kernels::zero_bytes(d_, model_.work_grads(), sizeof(float) * size_t(model_.num_params()));
-        if (ready)
-          for (int i = model_.num_layers() - 1; i >= 0; --i) ready(i);
+        if (ready)  // as Model::backward reports them: layers with parameters, last to first
+          for (int i = model_.num_layers() - 1; i >= 0; --i)
+            if (model_.layer(i).has_params()) ready(i);
       }
     };
     if (reduce_in_place_) {  // buckets start while backward goes on with earlier layers
