@@ -83,75 +83,60 @@ class Buffer {
 class Tensor {
  public:
   Tensor() = default;
-  explicit Tensor(Shape shape, Device d = Device::kCpu) : device_(d) { resize(std::move(shape)); }
-  Tensor(const Tensor& o) : device_(o.device_) { copy_from(o); }
+  explicit Tensor(Shape shape, Device d = Device::kCpu) : buf_(d) { resize(std::move(shape)); }
+  Tensor(const Tensor& o) : buf_(o.device()) { copy_from(o); }
   Tensor& operator=(const Tensor& o) {
     if (this != &o) copy_from(o);
     return *this;
   }
   Tensor(Tensor&& o) noexcept { swap(o); }
   Tensor& operator=(Tensor&& o) noexcept { swap(o); return *this; }
-  ~Tensor() { kernels::release(device_, data_); }
 
   // Reshapes; reallocates only when the new size exceeds the capacity, so a
   // layer that sees the same batch size every step never allocates.
   void resize(Shape shape) {
-    int64_t n = numel(shape);
-    if (n > capacity_) {
-      kernels::release(device_, data_);
-      data_ = nullptr;
-      capacity_ = 0;
-      data_ = static_cast<float*>(kernels::allocate(device_, size_t(n) * sizeof(float)));
-      capacity_ = n;
-    }
-    size_ = n;
+    buf_.resize(numel(shape));
     shape_ = std::move(shape);
   }
   // Copies o's shape and values into this tensor, on this tensor's device.
   void copy_from(const Tensor& o) {
     resize(o.shape_);
-    kernels::copy_bytes(device_, data_, o.device_, o.data_, size_t(size_) * sizeof(float));
+    kernels::copy_bytes(device(), data(), o.device(), o.data(), size_t(size()) * sizeof(float));
   }
   // A copy on device d.
   Tensor to(Device d) const {
     Tensor t(shape_, d);
-    kernels::copy_bytes(d, t.data_, device_, data_, size_t(size_) * sizeof(float));
+    kernels::copy_bytes(d, t.data(), device(), data(), size_t(size()) * sizeof(float));
     return t;
   }
   // Moves the storage to device d, dropping the values (for outputs and scratch).
   void set_device(Device d) {
-    if (d == device_) return;
-    kernels::release(device_, data_);
-    data_ = nullptr;
-    capacity_ = size_ = 0;
+    if (d == device()) return;
+    buf_.set_device(d);
     shape_.clear();
-    device_ = d;
   }
-  void zero() { kernels::zero_bytes(device_, data_, size_t(size_) * sizeof(float)); }
-  void fill(float v) { for (int64_t i = 0; i < size_; ++i) data_[i] = v; }  // CPU only
+  void zero() { buf_.zero(); }
+  void fill(float v) { for (int64_t i = 0; i < size(); ++i) data()[i] = v; }  // CPU only
 
-  float* data() { return data_; }
-  const float* data() const { return data_; }
-  float& operator[](int64_t i) { return data_[i]; }
-  float operator[](int64_t i) const { return data_[i]; }
+  float* data() { return buf_.data(); }
+  const float* data() const { return buf_.data(); }
+  float& operator[](int64_t i) { return buf_[i]; }
+  float operator[](int64_t i) const { return buf_[i]; }
   const Shape& shape() const { return shape_; }
   int64_t dim(int i) const { return shape_[i < 0 ? shape_.size() + i : i]; }
-  int64_t size() const { return size_; }
+  int64_t size() const { return buf_.size(); }
   int ndim() const { return int(shape_.size()); }
-  bool empty() const { return size_ == 0; }
-  Device device() const { return device_; }
-  bool on_cpu() const { return device_ == Device::kCpu; }
+  bool empty() const { return size() == 0; }
+  Device device() const { return buf_.device(); }
+  bool on_cpu() const { return device() == Device::kCpu; }
 
  private:
   void swap(Tensor& o) noexcept {
-    std::swap(data_, o.data_); std::swap(size_, o.size_);
-    std::swap(capacity_, o.capacity_); std::swap(shape_, o.shape_); std::swap(device_, o.device_);
+    std::swap(buf_, o.buf_);
+    std::swap(shape_, o.shape_);
   }
-  float* data_ = nullptr;
-  int64_t size_ = 0;
-  int64_t capacity_ = 0;
+  Buffer<float> buf_;
   Shape shape_;
-  Device device_ = Device::kCpu;
 };
 
 // A view of a parameter (or its gradient) inside the model's flat buffers.

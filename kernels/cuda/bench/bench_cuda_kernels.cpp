@@ -24,6 +24,7 @@
 #include "kernels/cuda/arith.cuh"
 #include "kernels/cuda/avgpool.cuh"
 #include "kernels/cuda/batchnorm.cuh"
+#include "kernels/cuda/bench/bench_timing.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/device.h"
@@ -34,28 +35,10 @@ namespace {
 
 using namespace rampart::cuda;
 
-struct Stats { double median_ms, min_ms, max_ms; };
+using bench::Stats;
 
-Stats time_it(cudaStream_t stream, int reps, const std::function<void()>& f) {
-  for (int i = 0; i < 3; ++i) f();  // warm-up: module load, plans, allocator
-  cudaEvent_t a, b;
-  CUDA_CHECK(cudaEventCreate(&a));
-  CUDA_CHECK(cudaEventCreate(&b));
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    CUDA_CHECK(cudaEventRecord(a, stream));
-    f();
-    CUDA_CHECK(cudaEventRecord(b, stream));
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float t = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  CUDA_CHECK(cudaEventDestroy(a));
-  CUDA_CHECK(cudaEventDestroy(b));
-  std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms.front(), ms.back()};
-}
+// Three untimed warm-up runs, then `reps` timed ones.
+Stats time_it(cudaStream_t stream, int reps, const std::function<void()>& f) { return bench::time_it(stream, 3, reps, f); }
 
 std::vector<float> random_vector(size_t n, float lo, float hi, uint32_t seed) {
   std::mt19937 gen(seed);

@@ -19,6 +19,7 @@
 
 #include "kernels/common/pgd_math.h"
 #include "kernels/cuda/attack_loop.h"
+#include "kernels/cuda/bench/bench_timing.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/grad_buckets.cuh"
@@ -29,29 +30,8 @@ namespace {
 
 using namespace rampart::cuda;
 
-struct Stats { double median_ms, min_ms, max_ms; };
-
-// Times `reps` runs of f on stream (after `warmup` untimed ones), one event pair each.
-Stats time_it(cudaStream_t stream, int warmup, int reps, const std::function<void()>& f) {
-  for (int i = 0; i < warmup; ++i) f();
-  cudaEvent_t a, b;
-  CUDA_CHECK(cudaEventCreate(&a));
-  CUDA_CHECK(cudaEventCreate(&b));
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    CUDA_CHECK(cudaEventRecord(a, stream));
-    f();
-    CUDA_CHECK(cudaEventRecord(b, stream));
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float t = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  CUDA_CHECK(cudaEventDestroy(a));
-  CUDA_CHECK(cudaEventDestroy(b));
-  std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms.front(), ms.back()};
-}
+using bench::Stats;
+using bench::time_it;
 
 float* device_copy(const std::vector<float>& v, size_t slack = 4) {
   float* p = nullptr;
