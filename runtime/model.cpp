@@ -142,6 +142,9 @@ void Model::bind_layers(std::vector<ParamView>& params, std::vector<BufferView>&
 void Model::to(Device d) {
   if (d == device_) return;
   // Everything that cannot run on d, said at once and before anything moves.
+  if (const std::string why = ops::gap(d, ""); !why.empty())
+    throw ConfigError("model: expected a device rampart can run on, found --device " + std::string(device_name(d)) +
+                      ": " + why + "; use --device cpu");
   std::string gaps;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const std::string why = layers_[i]->gap(d);

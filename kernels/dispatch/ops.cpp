@@ -187,9 +187,11 @@ void batchnorm_forward(Device d, const BatchNormArgs& a, bool train, const float
   const int c = a.c;
   float* mean = a.stats;
   float* invstd = a.stats + c;
-  std::vector<float> var(c), scale(c), shift(c);
+  float* scale = a.stats + 2 * c;
+  float* shift = a.stats + 3 * c;
+  float* var = shift;  // until shift is computed from it
   if (train) {
-    cpu::bn_mean_var(x, a.rows, c, mean, var.data());
+    cpu::bn_mean_var(x, a.rows, c, mean, var);
     // PyTorch: running stats move by momentum (or 1/count for momentum None),
     // and the running variance is the unbiased one.
     float count = a.num_batches[0] + 1.0f;
@@ -211,7 +213,7 @@ void batchnorm_forward(Device d, const BatchNormArgs& a, bool train, const float
     scale[ch] = a.gamma[ch] * invstd[ch];
     shift[ch] = a.beta[ch] - mean[ch] * scale[ch];
   }
-  cpu::channel_scale_shift(x, scale.data(), shift.data(), y, a.rows, c);
+  cpu::channel_scale_shift(x, scale, shift, y, a.rows, c);
 }
 
 void batchnorm_backward(Device d, const BatchNormArgs& a, bool train, const float* x, const float* dy, float* dx,
@@ -221,19 +223,21 @@ void batchnorm_backward(Device d, const BatchNormArgs& a, bool train, const floa
   const int c = a.c;
   const float* mean = a.stats;
   const float* invstd = a.stats + c;
-  std::vector<float> sum_dy(c), sum_dy_xhat(c);
+  const float* scale = a.stats + 2 * c;  // gamma * invstd, from forward
+  static thread_local std::vector<float> sums;  // grows to the widest layer once
+  if (sums.size() < size_t(2 * c)) sums.resize(size_t(2 * c));
+  float* sum_dy = sums.data();
+  float* sum_dy_xhat = sums.data() + c;
   const bool need_sums = dgamma || dbeta || (dx && train);
-  if (need_sums) cpu::bn_backward_sums(x, dy, mean, invstd, a.rows, c, sum_dy.data(), sum_dy_xhat.data());
-  if (dgamma) std::memcpy(dgamma, sum_dy_xhat.data(), sizeof(float) * c);
-  if (dbeta) std::memcpy(dbeta, sum_dy.data(), sizeof(float) * c);
+  if (need_sums) cpu::bn_backward_sums(x, dy, mean, invstd, a.rows, c, sum_dy, sum_dy_xhat);
+  if (dgamma) std::memcpy(dgamma, sum_dy_xhat, sizeof(float) * c);
+  if (dbeta) std::memcpy(dbeta, sum_dy, sizeof(float) * c);
   if (!dx) return;
   if (train) {
-    cpu::bn_backward_train_dx(x, dy, mean, invstd, a.gamma, sum_dy.data(), sum_dy_xhat.data(), a.rows, c, dx);
+    cpu::bn_backward_train_dx(x, dy, mean, invstd, a.gamma, sum_dy, sum_dy_xhat, a.rows, c, dx);
   } else {
     // Running statistics are constants: dx = dy * gamma * invstd.
-    std::vector<float> scale(c);
-    for (int ch = 0; ch < c; ++ch) scale[ch] = a.gamma[ch] * invstd[ch];
-    cpu::channel_scale_shift(dy, scale.data(), nullptr, dx, a.rows, c);
+    cpu::channel_scale_shift(dy, scale, nullptr, dx, a.rows, c);
   }
 }
 

@@ -20,7 +20,8 @@ namespace rampart::ops {
 using kernels::cpu::ConvGeometry;
 using kernels::cpu::PoolGeometry;
 
-// Why `op` cannot run on d ("" when it can). ops: the names used below.
+// Why `op` cannot run on d ("" when it can). ops: the names used below; "" asks about
+// the device itself (a build without CUDA).
 std::string gap(Device d, const std::string& op);
 
 // ---- element-wise -----------------------------------------------------------
