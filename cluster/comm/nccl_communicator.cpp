@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "cluster/comm/mpi_communicator.h"
 #include "cluster/comm/watchdog.h"
@@ -54,7 +56,11 @@ class NcclComm final : public NcclCommunicator {
     size_ = host_->size();
     require_one_gpu_per_rank(world);
     device_ = cuda::select_device_for_local_rank(world.local_rank);
-    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    // The highest priority, as DDP's comm stream: bucket all-reduces are not queued
+    // behind the backward kernels that keep being launched (review C3).
+    int least = 0, greatest = 0;
+    CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+    CUDA_CHECK(cudaStreamCreateWithPriority(&stream_, cudaStreamNonBlocking, greatest));
     CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
     // The model, attack and optimizer run on the device's one compute stream.
     compute_ = cuda::context().stream();
@@ -94,6 +100,7 @@ class NcclComm final : public NcclCommunicator {
       ncclCommDestroy(comm_);
     }
     if (ready_) cudaEventDestroy(ready_);
+    for (cudaEvent_t e : free_events_) cudaEventDestroy(e);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
@@ -185,11 +192,33 @@ class NcclComm final : public NcclCommunicator {
     CUDA_CHECK(cudaEventRecord(ready_, compute_));
     CUDA_CHECK(cudaStreamWaitEvent(stream_, ready_, 0));
     call();
-    cudaEvent_t done = nullptr;
-    CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    cudaEvent_t done = take_event();
     CUDA_CHECK(cudaEventRecord(done, stream_));
     return done;
   }
+
+ public:
+  // Events are reused (one per bucket in flight), not made and destroyed per
+  // collective (review C3).
+  cudaEvent_t take_event() {
+    std::lock_guard<std::mutex> lock(events_mutex_);
+    if (!free_events_.empty()) {
+      cudaEvent_t e = free_events_.back();
+      free_events_.pop_back();
+      return e;
+    }
+    cudaEvent_t e = nullptr;
+    CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return e;
+  }
+  void give_back(cudaEvent_t e) noexcept {
+    std::lock_guard<std::mutex> lock(events_mutex_);
+    free_events_.push_back(e);
+  }
+
+ private:
+  std::mutex events_mutex_;
+  std::vector<cudaEvent_t> free_events_;
 
   void check_async(const std::string& what) {
     if (!comm_) fail(what + ": the NCCL communicator was aborted");
@@ -226,7 +255,7 @@ NcclRequest::~NcclRequest() {
       owner_.abort(1);
     }
   }
-  cudaEventDestroy(done_);
+  owner_.give_back(done_);
 }
 
 void NcclRequest::wait() {
