@@ -114,6 +114,12 @@ int run_plan(const std::vector<std::string>& args) {
     std::vector<int32_t> y(lab.begin(), lab.end());
     // Timed on the device the plan is for (--device), as training will run there.
     auto self = make_self_communicator();
+    try {
+      check_device(cfg.device);
+    } catch (const ConfigError& e) {  // planning from a login node: costs measured elsewhere
+      throw ConfigError(std::string(e.what()) + "; or plan here from step costs measured there: " +
+                        "--step-costs FILE (the output of `rampart plan --json` on that device)");
+    }
     auto backend = make_compute_backend(cfg.device, model, nullptr, *self, 0, 0);
     measured = backend->calibrate(x, y.data(), calibration_for(cfg));
   }

@@ -87,6 +87,8 @@ expect 78 "--device cuda: expected a" -- env CUDA_VISIBLE_DEVICES= "$bin" train 
 expect 78 "or use --device cpu" -- env CUDA_VISIBLE_DEVICES= "$bin" train --data "$tmp/test.h5" --device cuda
 expect 78 "or use --device cpu" -- env CUDA_VISIBLE_DEVICES= "$bin" eval --checkpoint "$tmp/none.h5" \
   --data "$tmp/test.h5" --device cuda
+# plan --device cuda calibrates on that device; without one it says how to plan from costs measured there.
+expect 78 "--step-costs FILE" -- env CUDA_VISIBLE_DEVICES= "$bin" plan --data "$tmp/test.h5" --device cuda
 
 # Numbers are checked where the configuration is built: range, NaN, infinities, overflow.
 expect 78 "--timeout must be a number in (0, 2.592e+06], found 1e+10" -- "$bin" train --data "$tmp/test.h5" --timeout 1e10
