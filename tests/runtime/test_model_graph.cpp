@@ -41,7 +41,11 @@ json relu(const char* name = nullptr) {
   if (name) j["name"] = name;
   return j;
 }
-json seq(const char* name, json children) { return {{"type", "sequential"}, {"name", name}, {"children", children}}; }
+// children: a std::vector, so that one child is a list of one under every compiler
+// (a json parameter initialised from {child} is a copy of the child under clang).
+json seq(const char* name, std::vector<json> children) {
+  return {{"type", "sequential"}, {"name", name}, {"children", children}};
+}
 
 // PreActBlock of the RobustBench/TRADES code: bn1, relu, conv1, bn2, relu, conv2,
 // plus shortcut.0 (a 1x1 conv from the pre-activated input) when the shape changes.
@@ -50,7 +54,7 @@ json preact_block(int in, int out, int stride) {
             {"pre", {bn(in, "bn1"), relu()}},
             {"body", {conv(in, out, 3, stride, 1, "conv1"), bn(out, "bn2"), relu(), conv(out, out, 3, 1, 1, "conv2")}}};
   if (stride != 1 || in != out) {
-    b["shortcut"] = {conv(in, out, 1, stride, 0)};
+    b["shortcut"] = json::array({conv(in, out, 1, stride, 0)});
     b["shortcut_from"] = "pre";
   }
   return b;
@@ -106,7 +110,7 @@ TEST(ModelGraph, WideResNetNamesArePyTorchs) {
     json b = {{"type", "residual"},
               {"pre", {bn(in, "bn1"), relu("relu1")}},
               {"body", {conv(in, out, 3, 1, 1, "conv1"), bn(out, "bn2"), relu("relu2"), conv(out, out, 3, 1, 1, "conv2")}}};
-    if (in != out) b["shortcut"] = {conv(in, out, 1, 1, 0, "convShortcut")}, b["shortcut_from"] = "pre";
+    if (in != out) b["shortcut"] = json::array({conv(in, out, 1, 1, 0, "convShortcut")}), b["shortcut_from"] = "pre";
     return b;
   };
   json spec = json::array({conv(3, 4, 3, 1, 1, "conv1"),
@@ -167,7 +171,7 @@ TEST(ModelGraph, FlatListsKeepTheirNamesAndRanges) {
 TEST(ModelGraph, ContainersDoNotChangeTheNumbers) {
   Shape in = {1, 28, 28};
   json flat = expand_model("small-cnn-bn", in);
-  json nested = json::array({seq("features", json(flat.begin(), flat.begin() + 4)),
+  json nested = json::array({seq("features", std::vector<json>(flat.begin(), flat.begin() + 4)),
                              json(flat.begin() + 4, flat.begin() + 8)});
   for (size_t i = 8; i < flat.size(); ++i) nested.push_back(flat[i]);
   Model a(flat, in), b(nested, in);
