@@ -25,7 +25,7 @@ po::options_description train_options() {
       ("data", po::value<std::string>(), "training set (HDF5, made by rampart data import)")
       ("test-data", po::value<std::string>(), "test set for the final evaluation (HDF5)")
       ("out", po::value<std::string>(), "output folder: checkpoint.h5, metrics.jsonl, summary.json")
-      ("model", po::value<std::string>()->default_value("small-cnn"), "named model (small-cnn, small-cnn-bn, mlp) or a JSON list of layers")
+      ("model", po::value<std::string>()->default_value("small-cnn"), "named model (small-cnn, small-cnn-bn, mlp, preact-resnet18, resnet18, wrn-DEPTH-WIDTH, resnet50) or a JSON spec (docs/model-spec.md)")
       ("seed", po::value<Seed>()->default_value(Seed{}, "0"), "seed of initialisation, data order and random starts")
       ("epochs", po::value<int>()->default_value(5), "epochs")
       ("batch", po::value<int64_t>()->default_value(128), "global batch size, split across ranks")
