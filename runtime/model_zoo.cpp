@@ -129,9 +129,11 @@ json resnet18(const Shape& in) {
 // changes, reading relu1(bn1(x))), widths 16k, 32k, 64k. (TRADES' file also defines an
 // unused sub_block1; RobustBench's has none by default, nor has this.)
 json wide_resnet(const std::string& name, int depth, int widen, const Shape& in) {
-  if (depth < 10 || (depth - 4) % 6 != 0 || widen < 1 || widen > 64)
-    throw ConfigError("model " + name + ": expected wrn-DEPTH-WIDTH with DEPTH = 6n + 4 >= 10 (16, 22, 28, 34, ...) "
-                      "and WIDTH in [1, 64] (e.g. wrn-34-10, wrn-16-4)");
+  // Bounded so that a typo cannot ask for terabytes: WRN-106-20 is about 1.6e9 parameters
+  // (Gowal et al.'s WRN-70-16, the largest in RobustBench, has 2.7e8).
+  if (depth < 10 || depth > 106 || (depth - 4) % 6 != 0 || widen < 1 || widen > 20)
+    throw ConfigError("model " + name + ": expected wrn-DEPTH-WIDTH with DEPTH = 6n + 4 in [10, 106] (16, 22, 28, "
+                      "34, ...) and WIDTH in [1, 20] (e.g. wrn-34-10, wrn-16-4)");
   const int64_t k = final_size(name.c_str(), in, 4);
   const int n = (depth - 4) / 6;
   const int widths[4] = {16, 16 * widen, 32 * widen, 64 * widen};

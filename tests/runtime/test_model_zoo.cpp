@@ -81,6 +81,7 @@ TEST(ModelZoo, BadShapesAndNamesAreConfigErrors) {
   EXPECT_THROW(expand_model("preact-resnet18", Shape{1, 28, 28}), ConfigError);  // 28 is not a multiple of 8
   EXPECT_THROW(expand_model("wrn-30-10", kCifar), ConfigError);                   // 30 is not 6n + 4
   EXPECT_THROW(expand_model("wrn-16-0", kCifar), ConfigError);
+  EXPECT_THROW(expand_model("wrn-9994-64", kCifar), ConfigError);  // bounded: no terabyte model from a typo
   try {
     expand_model("wrn-30-10", kCifar);
   } catch (const ConfigError& e) {
