@@ -52,6 +52,8 @@ const char* cuda_gap(const std::string& op) {
 }
 
 #if RAMPART_HAVE_CUDA
+// The layer sizes BatchNormArgs::stats by the dispatch's count; the kernels index it by theirs.
+static_assert(kBatchNormStats == cuda::kBnStats, "batchnorm stats layout differs between dispatch and CUDA");
 cudaStream_t stream() { return cuda::context().stream(); }
 #define RAMPART_ON_CUDA(d, op, ...)                  \
   if ((d) == Device::kCuda) {                        \
