@@ -29,7 +29,8 @@ print(f"ci: main job summary ok: clean {s['clean_accuracy']:.3f}, FGSM {s['fgsm_
       f"PGD {s['pgd_accuracy']:.3f} on {s['n']} images, {s['ranks']} ranks")
 PY
 
-phase "tests: scripts/test.sh"
+phase "tests: scripts/test.sh (with Debian's PyTorch, for the checkpoint-compatibility test)"
+scripts/install-deps.sh --with-torch
 scripts/test.sh
 
 # The whole CPU suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer; short fuzz

@@ -1,14 +1,19 @@
 #!/usr/bin/python3
 # Attacks a rampart checkpoint with attacks rampart did not write: PyTorch
-# rebuilds the model from the checkpoint (arch_json and /model/<i>.weight, which
-# are in PyTorch's layout) and torchattacks runs PGD and AutoAttack's APGD-CE and
+# rebuilds the model from the checkpoint (torch_models.py: the standard definition of a
+# zoo model, or the layers of arch_json; /model holds PyTorch's state_dict) and torchattacks runs PGD and AutoAttack's APGD-CE and
 # APGD-DLR on it. rampart's own PGD-20 figure is honest when none of these finds
 # much more (../shared/PROTOCOL.md: a drop of more than a point is a bug).
 # Prints one JSON object. Run through benchmarks/independent_attack.sh, which
 # installs what it needs.
 import argparse
 import json
+import os
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models  # noqa: E402
 
 
 def parse():
@@ -25,48 +30,17 @@ def parse():
     return p.parse_args()
 
 
-def build(nn, torch, spec, weights):
-    layers = []
-    for i, l in enumerate(spec):
-        t = l["type"]
-        if t == "conv2d":
-            m = nn.Conv2d(l["in_channels"], l["out_channels"], l["kernel_size"],
-                          stride=l.get("stride", 1), padding=l.get("padding", 0))
-        elif t == "linear":
-            m = nn.Linear(l["in_features"], l["out_features"])
-        elif t == "relu":
-            m = nn.ReLU()
-        elif t == "maxpool2d":
-            m = nn.MaxPool2d(l["kernel_size"], stride=l.get("stride", l["kernel_size"]))
-        elif t == "avgpool2d":
-            m = nn.AvgPool2d(l["kernel_size"], stride=l.get("stride", l["kernel_size"]))
-        elif t == "flatten":
-            m = nn.Flatten()
-        else:
-            raise SystemExit(f"independent_attack.py: layer {i} has type {t!r}, which this script does not rebuild "
-                             "(expected conv2d, linear, relu, maxpool2d, avgpool2d or flatten)")
-        for name, _ in list(m.named_parameters()):
-            key = f"{i}.{name}"
-            if key not in weights:
-                raise SystemExit(f"independent_attack.py: the checkpoint has no /model/{key}")
-            getattr(m, name).data.copy_(torch.from_numpy(weights[key]))
-        layers.append(m)
-    return nn.Sequential(*layers).eval()
-
-
 def main():
     a = parse()
     import h5py
     import numpy as np
     import torch
-    import torch.nn as nn
     import torchattacks
 
     torch.set_num_threads(a.threads)
-    with h5py.File(a.checkpoint, "r") as f:
-        spec = json.loads(f.attrs["arch_json"])
-        weights = {k: np.asarray(f["model"][k], dtype=np.float32) for k in f["model"]}
-    model = build(nn, torch, spec, weights)
+    # The checkpoint in its standard PyTorch definition (zoo models) or rebuilt layer by layer,
+    # loaded with load_state_dict(strict=True), in eval mode (batchnorm's running statistics).
+    model, arch = torch_models.from_checkpoint(torch, a.checkpoint)
     for p in model.parameters():
         p.requires_grad_(False)
     with h5py.File(a.data, "r") as f:
@@ -111,7 +85,7 @@ def main():
     worst = clean_ok.clone()
     for s in names:
         worst &= robust[s]
-    out = {"checkpoint": a.checkpoint, "images": n, "eps": eps, "torch": torch.__version__,
+    out = {"checkpoint": a.checkpoint, "model": arch, "images": n, "eps": eps, "torch": torch.__version__,
            "torchattacks": torchattacks.__version__, "clean_accuracy": clean_ok.float().mean().item(),
            "robust_accuracy": {s: robust[s].float().mean().item() for s in names},
            "worst_case_accuracy": worst.float().mean().item(), "seconds": seconds}

@@ -12,9 +12,33 @@
 #include "launch/report.h"
 #include "runtime/checkpoint.h"
 #include "runtime/errors.h"
+#include "runtime/io/h5.h"
 #include "runtime/model_state.h"
 
 namespace rampart {
+namespace {
+
+// --per-example: one row per evaluated image, in the set's order (written atomically).
+void write_examples(const std::string& path, const ExampleResults& r, const std::vector<uint8_t>& labels,
+                    const std::vector<AttackConfig>& attacks) {
+  const int64_t n = r.size();
+  std::vector<uint8_t> lab(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) lab[size_t(i)] = labels[size_t(r.index[size_t(i)])];
+  nlohmann::json names = nlohmann::json::array();
+  h5::write_atomically(path, [&](h5::File& f) {
+    f.root().write<int64_t>("index", {n}, r.index);
+    f.root().write<uint8_t>("label", {n}, lab);
+    f.root().write<float>("logits", {n, r.classes}, r.logits);
+    f.root().write<uint8_t>("clean_correct", {n}, r.clean_correct);
+    for (size_t a = 0; a < attacks.size(); ++a) {
+      f.root().write<uint8_t>(attacks[a].name + "_correct", {n}, r.robust_correct[a]);
+      names.push_back(attacks[a].name);
+    }
+    f.root().set_attr("attacks_json", names.dump());
+  });
+}
+
+}  // namespace
 
 int run_eval(const std::vector<std::string>& args) {
   po::options_description desc("rampart eval: clean and robust accuracy of a checkpoint");
@@ -35,6 +59,7 @@ int run_eval(const std::vector<std::string>& args) {
       ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda (CUDA builds; the local rank picks the GPU)")
       ("threads", po::value<int>()->default_value(0), "OpenMP threads per rank (0: cores / ranks on the node)")
       ("timeout", po::value<double>()->default_value(300), "seconds a collective may stall")
+      ("per-example", po::value<std::string>(), "also write each image's results to this HDF5 file: index, label, clean logits, clean_correct and <attack>_correct (robust: correct clean and under the attack)")
       ("json", po::bool_switch(), "print the result as one JSON object");
   po::variables_map vm;
   if (!parse_options("eval", args, desc, vm)) { std::cout << desc << "\n"; return 0; }
@@ -75,7 +100,12 @@ int run_eval(const std::vector<std::string>& args) {
                     std::to_string(model.num_classes() - 1) + "); give the test set of the data the model was trained on");
   auto backend = make_compute_backend(device, model, nullptr, *comm, world.local_rank, 0);
   for (const auto& a : attacks) backend->check_attack(a);
-  EvalCounts c = backend->evaluate_shard(set, set.size(), attacks, vm["seed"].as<Seed>().value, batch);
+  const bool per_example = vm.count("per-example") > 0;
+  ExampleResults examples;
+  EvalCounts c = backend->evaluate_shard(set, set.size(), attacks, vm["seed"].as<Seed>().value, batch,
+                                         per_example ? &examples : nullptr);
+  if (per_example && comm->rank() == 0)
+    write_examples(vm["per-example"].as<std::string>(), examples, labels, attacks);
   nlohmann::json r = eval_report(c, attacks);
   r["device"] = backend->describe();
   r["eps"] = eps;

@@ -97,7 +97,7 @@ int run_plan(const std::vector<std::string>& args) {
   const int64_t n_train = set.size() - probe_holdout(cfg, set.size());
   const int64_t steps_per_epoch = num_batches(n_train, cfg.batch);
   const Shape example = set.image_shape();
-  Model model(expand_model(cfg.model, example), example);
+  Model model(expand_model(cfg.model, example, set.classes()), example);
   model.init(cfg.seed);
 
   // Calibrate here at the full global batch (one rank), then per rank at --ranks.

@@ -30,6 +30,9 @@ po::options_description train_options() {
       ("epochs", po::value<int>()->default_value(5), "epochs")
       ("batch", po::value<int64_t>()->default_value(128), "global batch size, split across ranks")
       ("limit", po::value<int64_t>()->default_value(0), "train on the first N images only (0: all)")
+      ("augment", po::value<std::string>()->default_value("none"), "training augmentation, drawn per (seed, epoch, image): none, flip, crop-flip (CIFAR: --crop-padding zero pixels, random crop, horizontal flip) or resized-crop (ImageNet: random resized crop to the stored size, flip)")
+      ("crop-padding", po::value<int64_t>()->default_value(4), "crop-flip: pixels of zero padding on each side")
+      ("min-crop-scale", po::value<double>()->default_value(0.08), "resized-crop: the smallest crop, as a fraction of the image's area")
       ("lr", po::value<double>()->default_value(0.05), "peak learning rate")
       ("lr-schedule", po::value<std::string>()->default_value("warmup-cosine"), "constant, step, cosine or warmup-cosine")
       ("warmup", po::value<double>()->default_value(0.1), "fraction of all steps for linear warm-up (warmup-cosine)")
@@ -41,6 +44,7 @@ po::options_description train_options() {
       ("steps", po::value<int>()->default_value(7), "attack steps K")
       ("early-stop-tau", po::value<int>()->default_value(-1), "stop attacking an example tau steps after it is misclassified (-1: off)")
       ("attack-init", po::value<std::string>(), "where each training attack starts: random, or carry (where the example's attack of the last epoch ended); default carry for --schedule budgeted/adaptive, random for fixed")
+      ("attack-bn", po::value<std::string>()->default_value("auto"), "batchnorm in the training attack's passes: train (batch statistics, running ones updated, as a PyTorch model in train mode), eval (running statistics) or auto (train for cross-entropy PGD-AT, as Rice et al.); evaluation always uses eval")
       ("eval-steps", po::value<int>()->default_value(20), "PGD steps of the final evaluation")
       ("eval-alpha", po::value<float>()->default_value(0.01f), "PGD step size of the final evaluation")
       ("eval-restarts", po::value<int>()->default_value(1), "PGD restarts of the final evaluation")
@@ -83,6 +87,9 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.epochs = int(checked_int(vm, "epochs", 1, 1000000));
   c.batch = checked_int(vm, "batch", 1, 1 << 24);
   c.limit = checked_int(vm, "limit", 0, kMaxImages);
+  c.augment = vm["augment"].as<std::string>();
+  c.crop_padding = int(checked_int(vm, "crop-padding", 0, 4096));
+  c.min_crop_scale = float(checked_real(vm, "min-crop-scale", 0, 1, /*lo_open=*/true));
   c.lr = checked_real(vm, "lr", 0, 1e6, /*lo_open=*/true);
   c.lr_schedule = vm["lr-schedule"].as<std::string>();
   c.warmup = checked_real(vm, "warmup", 0, 1, /*lo_open=*/false, /*hi_open=*/true);
@@ -94,6 +101,7 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.steps = checked_attack_size(vm, "steps", kMaxAttackSteps);
   c.early_stop_tau = int(checked_int(vm, "early-stop-tau", -1, 1000000));
   if (vm.count("attack-init")) c.attack_init = vm["attack-init"].as<std::string>();
+  c.attack_bn = vm["attack-bn"].as<std::string>();
   c.eval_steps = checked_attack_size(vm, "eval-steps", kMaxAttackSteps);
   c.eval_alpha = vm["eval-alpha"].as<float>();
   c.eval_restarts = checked_attack_size(vm, "eval-restarts", kMaxRestarts);

@@ -1,7 +1,10 @@
 // Clean and robust evaluation (see evaluate.h).
 #include "runtime/evaluate.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <stdexcept>
 
 #include "runtime/objectives/objective.h"
 
@@ -23,7 +26,10 @@ void EvalCounts::unpack(const std::vector<double>& v) {
 
 Evaluator::Evaluator(std::vector<AttackConfig> attacks, uint64_t seed)
     : attacks_(std::move(attacks)), seed_(seed), score_(make_objective("ce")) {
-  for (auto& a : attacks_) a.keep_best = true;
+  for (auto& a : attacks_) {
+    a.keep_best = true;
+    a.bn_batch_stats = false;  // evaluation never touches the running statistics
+  }
   counts_.robust_correct.assign(attacks_.size(), 0);
 }
 
@@ -60,6 +66,17 @@ void Evaluator::add(Model& model, const Tensor& x_in, const int32_t* labels_in, 
   counts_.n += n;
   counts_.clean_correct += tot.correct;
   counts_.clean_loss_sum += tot.loss_sum;
+  const size_t kept = examples_.index.size();
+  if (keep_) {
+    const int64_t k = logits.dim(1);
+    examples_.classes = k;
+    examples_.robust_correct.resize(attacks_.size());
+    for (int64_t e = 0; e < n; ++e) examples_.index.push_back(first_example + e);
+    examples_.logits.resize(examples_.logits.size() + size_t(n * k));
+    kernels::copy_bytes(Device::kCpu, examples_.logits.data() + kept * size_t(k), d, logits.data(),
+                        sizeof(float) * size_t(n * k));
+    examples_.clean_correct.insert(examples_.clean_correct.end(), clean_ok, clean_ok + n);
+  }
   for (size_t a = 0; a < attacks_.size(); ++a) {
     RandomKey key{seed_, Stream::kEvalStart, uint64_t(a), first_example};
     attacker_.run(model, x, labels, attacks_[a], key, x_adv_);
@@ -74,7 +91,68 @@ void Evaluator::add(Model& model, const Tensor& x_in, const int32_t* labels_in, 
       adv_ok = adv_host_.data();
     }
     for (int64_t e = 0; e < n; ++e) counts_.robust_correct[a] += clean_ok[e] && adv_ok[e];
+    if (keep_)
+      for (int64_t e = 0; e < n; ++e) examples_.robust_correct[a].push_back(clean_ok[e] && adv_ok[e]);
   }
+}
+
+namespace {
+template <class T> void put(std::string& s, const std::vector<T>& v) {
+  const int64_t n = int64_t(v.size());
+  s.append(reinterpret_cast<const char*>(&n), sizeof n);
+  s.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+template <class T> void take(const std::string& s, size_t& pos, std::vector<T>& out) {
+  int64_t n = 0;
+  if (pos + sizeof n > s.size()) throw std::runtime_error("ExampleResults::merge: truncated bytes");
+  std::memcpy(&n, s.data() + pos, sizeof n);
+  pos += sizeof n;
+  if (n < 0 || pos + size_t(n) * sizeof(T) > s.size()) throw std::runtime_error("ExampleResults::merge: truncated bytes");
+  const size_t old = out.size();
+  out.resize(old + size_t(n));
+  std::memcpy(out.data() + old, s.data() + pos, size_t(n) * sizeof(T));
+  pos += size_t(n) * sizeof(T);
+}
+}  // namespace
+
+std::string ExampleResults::serialize() const {
+  std::string s;
+  put(s, std::vector<int64_t>{classes, int64_t(robust_correct.size())});
+  put(s, index);
+  put(s, logits);
+  put(s, clean_correct);
+  for (const auto& r : robust_correct) put(s, r);
+  return s;
+}
+
+void ExampleResults::merge(const std::string& bytes) {
+  size_t pos = 0;
+  std::vector<int64_t> head;
+  take(bytes, pos, head);
+  if (head.size() != 2) throw std::runtime_error("ExampleResults::merge: bad header");
+  if (head[0] > 0) classes = head[0];
+  robust_correct.resize(std::max(robust_correct.size(), size_t(head[1])));
+  take(bytes, pos, index);
+  take(bytes, pos, logits);
+  take(bytes, pos, clean_correct);
+  for (int64_t a = 0; a < head[1]; ++a) take(bytes, pos, robust_correct[size_t(a)]);
+}
+
+void ExampleResults::sort_by_index() {
+  const size_t n = index.size();
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return index[a] < index[b]; });
+  ExampleResults s;
+  s.classes = classes;
+  s.robust_correct.resize(robust_correct.size());
+  for (size_t i : order) {
+    s.index.push_back(index[i]);
+    s.logits.insert(s.logits.end(), logits.begin() + i * size_t(classes), logits.begin() + (i + 1) * size_t(classes));
+    s.clean_correct.push_back(clean_correct[i]);
+    for (size_t a = 0; a < robust_correct.size(); ++a) s.robust_correct[a].push_back(robust_correct[a][i]);
+  }
+  *this = std::move(s);
 }
 
 std::string masking_warning(double fgsm_acc, double pgd_acc) {

@@ -3,6 +3,7 @@
 // loss are scored with cross-entropy, whatever objective the attacks climb.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,23 @@ struct EvalCounts {
   void unpack(const std::vector<double>& v);
 };
 
+// What the evaluation found for each example, kept when asked (Evaluator::keep_examples):
+// its index in the evaluated set, its clean logits, whether it is classified correctly
+// clean, and whether it stays correct under each attack (robust: correct clean and attacked).
+struct ExampleResults {
+  int64_t classes = 0;
+  std::vector<int64_t> index;
+  std::vector<float> logits;                         // [n, classes], the clean input's
+  std::vector<uint8_t> clean_correct;                // [n]
+  std::vector<std::vector<uint8_t>> robust_correct;  // per attack, [n]
+  int64_t size() const { return int64_t(index.size()); }
+  // For a gather over ranks: bytes of this object, read back by merge(); merge appends.
+  std::string serialize() const;
+  void merge(const std::string& bytes);
+  // Rows in order of index (after merging the ranks' parts).
+  void sort_by_index();
+};
+
 class Evaluator {
  public:
   Evaluator(std::vector<AttackConfig> attacks, uint64_t seed);
@@ -33,11 +51,16 @@ class Evaluator {
   void add(Model& model, const Tensor& x, const int32_t* labels, int64_t first_example);
   const std::vector<AttackConfig>& attacks() const { return attacks_; }
   EvalCounts& counts() { return counts_; }
+  // Keep per-example results from now on (their cost: the logits' copy to the host).
+  void keep_examples() { keep_ = true; }
+  ExampleResults& examples() { return examples_; }
 
  private:
   std::vector<AttackConfig> attacks_;
   uint64_t seed_;
   EvalCounts counts_;
+  bool keep_ = false;
+  ExampleResults examples_;
   std::unique_ptr<Objective> score_;  // "ce": the reported clean loss and correctness
   Attacker attacker_;
   // On the model's device: the batch (when it came from the host), the attack's

@@ -166,9 +166,11 @@ class Model {
   double forward_flops_ = 0;
 };
 
-// Expands a named model ("small-cnn", ...) to its spec; returns the argument
-// unchanged when it is already a JSON list (of modules: docs/model-spec.md). Throws ConfigError for unknown names.
-nlohmann::json expand_model(const std::string& name_or_json, const Shape& input);
+// Expands a named model ("small-cnn", "preact-resnet18", "wrn-28-10", ...) for images of
+// shape `input` ([C, H, W]) and `classes` outputs (the dataset's `classes`); returns the
+// argument unchanged when it is already a JSON list (of modules: docs/model-spec.md), whose
+// last layer fixes its outputs. Throws ConfigError for unknown names.
+nlohmann::json expand_model(const std::string& name_or_json, const Shape& input, int classes = 10);
 
 // The names known to expand_model, for --help and error messages.
 std::vector<std::string> model_names();

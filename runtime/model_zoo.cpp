@@ -24,22 +24,22 @@ json maxpool(int k) { return {{"type", "maxpool2d"}, {"kernel_size", k}}; }
 json bn(int c) { return {{"type", "batchnorm2d"}, {"num_features", c}}; }
 
 // The reference model of ../shared/PROTOCOL.md.
-json small_cnn(const Shape& in) {
+json small_cnn(const Shape& in, int classes) {
   int64_t flat = 64 * (in[1] / 4) * (in[2] / 4);
   return json::array({conv(int(in[0]), 32, 3, 1), relu(), maxpool(2), conv(32, 64, 3, 1), relu(), maxpool(2),
-                      {{"type", "flatten"}}, linear(flat, 128), relu(), linear(128, 10)});
+                      {{"type", "flatten"}}, linear(flat, 128), relu(), linear(128, classes)});
 }
 
 // small-cnn with batchnorm after each convolution.
-json small_cnn_bn(const Shape& in) {
+json small_cnn_bn(const Shape& in, int classes) {
   int64_t flat = 64 * (in[1] / 4) * (in[2] / 4);
   return json::array({conv(int(in[0]), 32, 3, 1), bn(32), relu(), maxpool(2), conv(32, 64, 3, 1), bn(64), relu(),
-                      maxpool(2), {{"type", "flatten"}}, linear(flat, 128), relu(), linear(128, 10)});
+                      maxpool(2), {{"type", "flatten"}}, linear(flat, 128), relu(), linear(128, classes)});
 }
 
 // A two-layer perceptron, for quick tests.
-json mlp(const Shape& in) {
-  return json::array({{{"type", "flatten"}}, linear(in[0] * in[1] * in[2], 256), relu(), linear(256, 10)});
+json mlp(const Shape& in, int classes) {
+  return json::array({{{"type", "flatten"}}, linear(in[0] * in[1] * in[2], 256), relu(), linear(256, classes)});
 }
 
 json named(json j, const char* name) {
@@ -108,19 +108,19 @@ json resnet18_layers(json (*block)(int, int, int)) {
   return layers;
 }
 
-json preact_resnet18(const Shape& in) {
+json preact_resnet18(const Shape& in, int classes) {
   const int64_t k = final_size("preact-resnet18", in, 8);
   json m = json::array({conv_nb("conv1", int(in[0]), 64, 3, 1, 1)});
   for (auto& l : resnet18_layers(preact_block)) m.push_back(l);
-  for (json j : {named(bn(512), "bn"), relu(), avgpool(k), flatten(), fc("linear", 512, 10)}) m.push_back(j);
+  for (json j : {named(bn(512), "bn"), relu(), avgpool(k), flatten(), fc("linear", 512, classes)}) m.push_back(j);
   return m;
 }
 
-json resnet18(const Shape& in) {
+json resnet18(const Shape& in, int classes) {
   const int64_t k = final_size("resnet18", in, 8);
   json m = json::array({conv_nb("conv1", int(in[0]), 64, 3, 1, 1), named(bn(64), "bn1"), relu()});
   for (auto& l : resnet18_layers(basic_block)) m.push_back(l);
-  for (json j : {avgpool(k), flatten(), fc("linear", 512, 10)}) m.push_back(j);
+  for (json j : {avgpool(k), flatten(), fc("linear", 512, classes)}) m.push_back(j);
   return m;
 }
 
@@ -128,7 +128,7 @@ json resnet18(const Shape& in) {
 // BasicBlocks (bn1, relu1, conv1, bn2, relu2, conv2; convShortcut where the width
 // changes, reading relu1(bn1(x))), widths 16k, 32k, 64k. (TRADES' file also defines an
 // unused sub_block1; RobustBench's has none by default, nor has this.)
-json wide_resnet(const std::string& name, int depth, int widen, const Shape& in) {
+json wide_resnet(const std::string& name, int depth, int widen, const Shape& in, int classes) {
   // Bounded so that a typo cannot ask for terabytes: WRN-106-20 is about 1.6e9 parameters
   // (Gowal et al.'s WRN-70-16, the largest in RobustBench, has 2.7e8).
   if (depth < 10 || depth > 106 || (depth - 4) % 6 != 0 || widen < 1 || widen > 20)
@@ -156,7 +156,7 @@ json wide_resnet(const std::string& name, int depth, int widen, const Shape& in)
     }
     m.push_back(seq(groups[g], {seq("layer", blocks)}));
   }
-  for (json j : {named(bn(widths[3]), "bn1"), named(relu(), "relu"), avgpool(k), flatten(), fc("fc", widths[3], 10)})
+  for (json j : {named(bn(widths[3]), "bn1"), named(relu(), "relu"), avgpool(k), flatten(), fc("fc", widths[3], classes)})
     m.push_back(j);
   return m;
 }
@@ -174,8 +174,8 @@ json bottleneck(int in, int width, int stride) {
   return b;
 }
 
-// torchvision's resnet50 for ImageNet-size inputs (224: a 7x7 final map), 1000 classes.
-json resnet50(const Shape& in) {
+// torchvision's resnet50 for ImageNet-size inputs (224: a 7x7 final map).
+json resnet50(const Shape& in, int classes) {
   const int64_t k = final_size("resnet50", in, 32);
   json m = json::array({conv_nb("conv1", int(in[0]), 64, 7, 2, 3), named(bn(64), "bn1"), relu(),
                         {{"type", "maxpool2d"}, {"kernel_size", 3}, {"stride", 2}, {"padding", 1}}});
@@ -190,16 +190,16 @@ json resnet50(const Shape& in) {
     }
     m.push_back(seq(names[l], layer));
   }
-  for (json j : {avgpool(k), flatten(), fc("fc", 2048, 1000)}) m.push_back(j);
+  for (json j : {avgpool(k), flatten(), fc("fc", 2048, classes)}) m.push_back(j);
   return m;
 }
 
-json wrn_16_4(const Shape& in) { return wide_resnet("wrn-16-4", 16, 4, in); }
-json wrn_28_10(const Shape& in) { return wide_resnet("wrn-28-10", 28, 10, in); }
-json wrn_34_10(const Shape& in) { return wide_resnet("wrn-34-10", 34, 10, in); }
+json wrn_16_4(const Shape& in, int classes) { return wide_resnet("wrn-16-4", 16, 4, in, classes); }
+json wrn_28_10(const Shape& in, int classes) { return wide_resnet("wrn-28-10", 28, 10, in, classes); }
+json wrn_34_10(const Shape& in, int classes) { return wide_resnet("wrn-34-10", 34, 10, in, classes); }
 
-const std::map<std::string, json (*)(const Shape&)>& zoo() {
-  static const std::map<std::string, json (*)(const Shape&)> z = {
+const std::map<std::string, json (*)(const Shape&, int)>& zoo() {
+  static const std::map<std::string, json (*)(const Shape&, int)> z = {
       {"small-cnn", small_cnn}, {"small-cnn-bn", small_cnn_bn}, {"mlp", mlp},
       {"preact-resnet18", preact_resnet18}, {"resnet18", resnet18}, {"resnet50", resnet50},
       {"wrn-16-4", wrn_16_4}, {"wrn-28-10", wrn_28_10}, {"wrn-34-10", wrn_34_10}};
@@ -214,14 +214,16 @@ std::vector<std::string> model_names() {
   return names;
 }
 
-json expand_model(const std::string& name_or_json, const Shape& input) {
+json expand_model(const std::string& name_or_json, const Shape& input, int classes) {
+  if (classes < 2 || classes > 100000)
+    throw ConfigError("model: expected between 2 and 100000 classes, found " + std::to_string(classes));
   auto it = zoo().find(name_or_json);
-  if (it != zoo().end()) return it->second(input);
+  if (it != zoo().end()) return it->second(input, classes);
   // Any WideResNet: wrn-DEPTH-WIDTH.
   std::smatch m;
   static const std::regex wrn("wrn-([0-9]{1,4})-([0-9]{1,4})");
   if (std::regex_match(name_or_json, m, wrn))
-    return wide_resnet(name_or_json, std::stoi(m[1].str()), std::stoi(m[2].str()), input);
+    return wide_resnet(name_or_json, std::stoi(m[1].str()), std::stoi(m[2].str()), input, classes);
   size_t first = name_or_json.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && name_or_json[first] == '[') {
     try {

@@ -15,6 +15,7 @@ enum class Stream : uint32_t {
   kRandomStart = 3,  // attack random starts during training
   kEvalStart = 4,    // attack random starts during evaluation
   kProbe = 5,        // scheduler probes
+  kAugment = 6,      // training-set augmentation, per (epoch, example)
 };
 
 // A sequential generator on top of Philox, for initialisation and shuffling.

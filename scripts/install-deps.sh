@@ -15,7 +15,7 @@ pkgs=(build-essential cmake pkg-config zlib1g-dev
 for arg in "$@"; do
   case "$arg" in
     --with-slurm) pkgs+=(slurm-wlm munge) ;;
-    --with-torch) pkgs+=(python3-torch python3-matplotlib) ;;
+    --with-torch) pkgs+=(python3-torch python3-torchvision python3-matplotlib) ;;
     # libFuzzer and the sanitizers' runtimes; llvm for llvm-symbolizer (named frames in reports,
     # which the HDF5 fuzz targets read to tell HDF5's crashes from rampart's)
     --with-fuzz) pkgs+=(clang libclang-rt-14-dev libomp-dev llvm) ;;

@@ -19,6 +19,7 @@ AttackConfig training_attack(const TrainConfig& c) {
       parse_attacks(c.attack, {c.eps, c.alpha, c.steps, 1, c.early_stop_tau}, AttackWords::kNamesOrNone);
   if (a.empty()) throw std::invalid_argument("training_attack: --attack none builds no attack; check for it first");
   validate(a[0], "training attack");
+  a[0].bn_batch_stats = attack_bn_batch_stats(c);
   return a[0];
 }
 
@@ -37,8 +38,19 @@ AttackConfig scheduled_attack(const AttackConfig& base, Policy policy, const Dec
     a = make_attack("pgd", {float(d.eps), float(d.alpha), d.K});
   }
   a.early_stop_tau = early_stop_tau;
+  a.bn_batch_stats = base.bn_batch_stats;
   validate(a, "scheduled training attack");
   return a;
+}
+
+bool attack_bn_batch_stats(const TrainConfig& cfg) {
+  if (cfg.attack_bn == "train") return true;
+  if (cfg.attack_bn == "eval") return false;
+  if (cfg.attack_bn != "auto")
+    throw ConfigError("attack-bn: expected auto, eval or train, found \"" + cfg.attack_bn + "\"");
+  // What the reference code of the objective does: Madry PGD-AT as Rice et al. and Wong et al.
+  // run it (cross-entropy, the objective trained here) attacks the model in train mode.
+  return true;
 }
 
 bool carries_perturbations(const TrainConfig& cfg) {

@@ -22,6 +22,11 @@ bool carries_perturbations(const TrainConfig& cfg);
 // ConfigError for an unknown attack or invalid values.
 AttackConfig training_attack(const TrainConfig& cfg);
 
+// --attack-bn: whether the training attack's passes use batch statistics (train) or the
+// running ones (eval); auto: what the objective's reference code does (train for Madry's
+// cross-entropy PGD-AT as Rice et al. run it). ConfigError for another word.
+bool attack_bn_batch_stats(const TrainConfig& cfg);
+
 // The attack a decision asks for. fixed: `base`, unless the guard raised K (then PGD-K
 // with the decision's step); budgeted/adaptive: FGSM with random start for K <= 1 (at the
 // plan's step: eps from a carried start), else PGD-K at the decision's eps and step.

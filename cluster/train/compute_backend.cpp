@@ -176,9 +176,9 @@ class DeviceBackend final : public ComputeBackend {
   }
 
   EvalCounts evaluate_shard(const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks, uint64_t seed,
-                            int64_t batch) override {
+                            int64_t batch, ExampleResults* examples) override {
     for (const auto& a : attacks) check_attack(a);
-    return rampart::evaluate_shard(model_, set, n, attacks, seed, batch, comm_);
+    return rampart::evaluate_shard(model_, set, n, attacks, seed, batch, comm_, examples);
   }
 
  private:

@@ -74,9 +74,10 @@ class ComputeBackend {
   // One batch (x: [n, C, H, W], n may be 0), counts of this rank only.
   virtual EvalCounts evaluate_batch(const Tensor& x, const int32_t* labels, int64_t first_example,
                                     const std::vector<AttackConfig>& attacks, uint64_t seed) = 0;
-  // The first n images of `set`, split across ranks (distributed_eval.h); totals.
+  // The first n images of `set`, split across ranks (distributed_eval.h); totals, and
+  // every example's results on every rank when `examples` is given.
   virtual EvalCounts evaluate_shard(const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
-                                    uint64_t seed, int64_t batch) = 0;
+                                    uint64_t seed, int64_t batch, ExampleResults* examples = nullptr) = 0;
 };
 
 // Throws ConfigError unless `device` can run here: "cpu" always; "cuda" in a build

@@ -45,10 +45,18 @@ EvalCounts evaluate_shard_with(const AddEvalBatch& add, const EvalCounts& counts
 }
 
 EvalCounts evaluate_shard(Model& model, const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
-                          uint64_t seed, int64_t batch, Communicator& comm) {
+                          uint64_t seed, int64_t batch, Communicator& comm, ExampleResults* examples) {
   Evaluator ev(attacks, seed);
-  return evaluate_shard_with([&](const Tensor& x, const int32_t* labels, int64_t first) { ev.add(model, x, labels, first); },
-                             ev.counts(), set, n, batch, comm);
+  if (examples) ev.keep_examples();
+  EvalCounts total = evaluate_shard_with(
+      [&](const Tensor& x, const int32_t* labels, int64_t first) { ev.add(model, x, labels, first); }, ev.counts(), set,
+      n, batch, comm);
+  if (examples) {
+    *examples = ExampleResults{};
+    for (const std::string& part : comm.allgather(ev.examples().serialize())) examples->merge(part);
+    examples->sort_by_index();
+  }
+  return total;
 }
 
 }  // namespace rampart

@@ -14,9 +14,10 @@ namespace rampart {
 
 // Evaluates the first n images of `set`: each rank its contiguous shard, counts
 // summed over ranks (every rank gets the totals). Random starts are keyed by the
-// image index, so the answer does not depend on the number of ranks.
+// image index, so the answer does not depend on the number of ranks, example by example.
+// With `examples`, every rank also gets every example's results, in order of index.
 EvalCounts evaluate_shard(Model& model, const Dataset& set, int64_t n, const std::vector<AttackConfig>& attacks,
-                          uint64_t seed, int64_t batch, Communicator& comm);
+                          uint64_t seed, int64_t batch, Communicator& comm, ExampleResults* examples = nullptr);
 
 // The same walk for any evaluator (a GPU one, say): add(x, labels, first_example) is
 // called for each batch of this rank's shard (x: [m, C, H, W] in [0,1]; first_example:

@@ -9,6 +9,7 @@
 #include "cluster/schedule/train_schedule.h"
 #include "runtime/attacks/attack.h"
 #include "runtime/attacks/attack_registry.h"
+#include "runtime/data/augment.h"
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -45,6 +46,8 @@ void validate_schedule(const TrainConfig& cfg) {
   if (cfg.probe_steps < 1 || cfg.probe_images < 1)
     throw ConfigError("the guard's probe needs at least 1 step and 1 image");
   carries_perturbations(cfg);  // ConfigError for an unknown --attack-init
+  attack_bn_batch_stats(cfg);  // and for an unknown --attack-bn
+  parse_augment(cfg.augment);  // and for an unknown --augment
   if (cfg.budget.limited() && cfg.attack == "none")
     throw ConfigError("a budget needs an attack to plan: found --attack none; use --attack pgd");
 }

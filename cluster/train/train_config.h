@@ -16,6 +16,10 @@ struct TrainConfig {
   std::string data, test_data;
   int64_t limit = 0;        // use the first `limit` training images (0: all)
   int64_t eval_limit = 0;   // evaluate on the first `eval_limit` test images (0: all)
+  // Training-set augmentation (runtime/data/augment.h): none, flip, crop-flip, resized-crop.
+  std::string augment = "none";
+  int crop_padding = 4;
+  float min_crop_scale = 0.08f;
   // Model and optimisation
   std::string model = "small-cnn";
   uint64_t seed = 0;
@@ -33,6 +37,10 @@ struct TrainConfig {
   // Where each attack starts: "random" (Madry), "carry" (where the example's attack of the
   // last epoch ended; runtime/attacks/carry.h), "" (carry for budgeted/adaptive, else random).
   std::string attack_init;
+  // Batchnorm statistics in the training attack's passes: "train" (the batch's, updating the
+  // running ones: PyTorch's train mode), "eval" (the running ones) or "auto" (the objective's
+  // reference: train for cross-entropy PGD-AT). Evaluation always uses the running ones.
+  std::string attack_bn = "auto";
   // Final evaluation
   int eval_steps = 20;
   float eval_alpha = 0.01f;

@@ -27,6 +27,7 @@
 #include "cluster/train/snapshot.h"
 #include "cluster/train/train_config.h"
 #include "runtime/attacks/attack.h"
+#include "runtime/data/augment.h"
 #include "runtime/data/dataset.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/model.h"
@@ -158,6 +159,7 @@ class Trainer {
   int64_t C_ = 0, H_ = 0, W_ = 0, img_ = 0;
   Shape example_;
   bool carry_ = false;
+  AugmentConfig augment_;  // of the training rows, in load_epoch()
   std::optional<CarriedStarts> carried_;
 
   // Model, optimizer, learning rate, and where they run.

@@ -25,6 +25,7 @@ Trainer::Trainer(const TrainConfig& cfg, Communicator& comm, TrainObserver& obs)
   adversarial_ = cfg_.attack != "none";
   if (adversarial_) attack_ = training_attack(cfg_);
   base_attack_ = attack_;
+  augment_ = {parse_augment(cfg_.augment), cfg_.crop_padding, cfg_.min_crop_scale};
   policy_ = effective_policy(cfg_);
   scheduled_ = cfg_.budget.limited() || policy_ != Policy::kFixed || probe_interval(cfg_) > 0;
   ck_path_ = cfg_.out.empty() ? "" : cfg_.out + "/checkpoint.h5";
@@ -64,6 +65,7 @@ void Trainer::open_data() {
   n_train_ = n_images_ - n_probe_;
   probe_every_ = n_probe_ > 0 ? probe_interval(cfg_) : 0;
   C_ = train_set_->channels(), H_ = train_set_->height(), W_ = train_set_->width();
+  check_augment(augment_, H_, W_);  // before any work: a padding the images cannot take fails now
   img_ = C_ * H_ * W_;
   example_ = {C_, H_, W_};
   // Carried perturbations (--attack-init carry): one per training example, on every rank.
@@ -73,7 +75,7 @@ void Trainer::open_data() {
 }
 
 void Trainer::build_model() {
-  model_.emplace(expand_model(cfg_.model, example_), example_);
+  model_.emplace(expand_model(cfg_.model, example_, train_set_->classes()), example_);
   // Needs the data, so checked here rather than in validate().
   if (model_->num_classes() < train_set_->classes())
     throw ConfigError("model: the last layer has " + std::to_string(model_->num_classes()) +

@@ -5,6 +5,7 @@
 
 #include "cluster/train/checkpoint_health.h"
 #include "cluster/train/trainer.h"
+#include "runtime/data/augment.h"
 #include "runtime/data/sampler.h"
 #include "runtime/errors.h"
 
@@ -18,6 +19,9 @@ void Trainer::load_epoch(int epoch) {
   rows_.images.resize(rows_.index.size() * img_);
   rows_.labels.resize(rows_.index.size());
   train_set_->read_rows(rows_.index, rows_.images.data(), rows_.labels.data());
+  // Drawn per (seed, epoch, example): the same images whichever rank reads them.
+  augment_images(augment_, rows_.images.data(), rows_.index.data(), int64_t(rows_.index.size()), C_, H_, W_,
+                 cfg_.seed, epoch);
   offsets_.assign(batches_ + 1, 0);
   for (int64_t i = 0; i < batches_; ++i) {
     auto [gb, ge] = batch_slice(i, n_train_, cfg_.batch);

@@ -91,7 +91,7 @@ void Attacker::one_restart(Model& model, const Tensor& x, const int32_t* labels,
   const ThreatBall& ball = threat_ball(cfg.norm);
   early_.reset(cfg.early_stop_tau, n);
   for (int t = 0; t < cfg.steps; ++t) {
-    const Tensor& logits = model.forward(x_cur_, Mode::kEval);
+    const Tensor& logits = model.forward(x_cur_, cfg.bn_batch_stats ? Mode::kTrain : Mode::kEval);
     const ObjectiveTotals tot = score(logits, labels, /*with_grad=*/true);
     st.step_loss.push_back(tot.loss_sum / double(n));
     if (cfg.keep_best) best_.consider(x_cur_, loss_.data(), correct_.data());
@@ -101,7 +101,7 @@ void Attacker::one_restart(Model& model, const Tensor& x, const int32_t* labels,
     ball.step(x.device(), x_cur_.data(), g.data(), x.data(), n, dim, cfg.alpha, cfg.eps);
   }
   if (cfg.keep_best) {  // the last iterate has not been scored yet
-    score(model.forward(x_cur_, Mode::kEval), labels, /*with_grad=*/false);
+    score(model.forward(x_cur_, cfg.bn_batch_stats ? Mode::kTrain : Mode::kEval), labels, /*with_grad=*/false);
     best_.consider(x_cur_, loss_.data(), correct_.data());
   }
 }

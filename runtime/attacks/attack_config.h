@@ -29,6 +29,11 @@ struct AttackConfig {
   // misclassified; -1 attacks every example for all steps.
   int early_stop_tau = -1;
   std::string objective = "ce";  // the loss climbed (objective_names())
+  // Batchnorm during the attack's passes: false uses the running statistics (PyTorch's
+  // model.eval(), as TRADES' and MART's code attack); true uses each batch's own statistics
+  // and updates the running ones at every pass, exactly as a PyTorch model left in train mode
+  // does (Madry PGD-AT as Rice et al. and Wong et al. run it). Evaluation always uses false.
+  bool bn_batch_stats = false;
 };
 
 // Checks the ranges (eps >= 0, steps >= 1, alpha > 0, restarts >= 1, eps <= 1 for L-inf)

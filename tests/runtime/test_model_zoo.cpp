@@ -24,14 +24,28 @@ bool has_param(const Model& m, const std::string& name) {
 // PreActResNet-18: RobustBench's (and Rice et al.'s) definition ends with bn(512) + relu
 // before the pooling: kuangliu's 11,171,146 plus that batchnorm's 1,024.
 TEST(ModelZoo, ParameterCountsArePyTorchs) {
-  struct Case { const char* name; Shape in; int64_t params; };
-  for (const Case& c : {Case{"preact-resnet18", kCifar, 11172170}, Case{"resnet18", kCifar, 11173962},
-                        Case{"wrn-28-10", kCifar, 36479194}, Case{"wrn-34-10", kCifar, 46160474},
-                        Case{"resnet50", Shape{3, 224, 224}, 25557032}}) {
+  struct Case { const char* name; Shape in; int classes; int64_t params; };
+  for (const Case& c : {Case{"preact-resnet18", kCifar, 10, 11172170}, Case{"resnet18", kCifar, 10, 11173962},
+                        Case{"wrn-28-10", kCifar, 10, 36479194}, Case{"wrn-34-10", kCifar, 10, 46160474},
+                        Case{"resnet50", Shape{3, 224, 224}, 1000, 25557032}}) {
     SCOPED_TRACE(c.name);
-    Model m(expand_model(c.name, c.in), c.in);
+    Model m(expand_model(c.name, c.in, c.classes), c.in);
     EXPECT_EQ(m.num_params(), c.params);
   }
+}
+
+// The classifier takes the dataset's classes (CIFAR-100: 100); a JSON spec keeps its own.
+TEST(ModelZoo, TheClassifierHasTheDatasetsClasses) {
+  for (const char* name : {"preact-resnet18", "resnet18", "wrn-16-4", "small-cnn"}) {
+    SCOPED_TRACE(name);
+    Model m(expand_model(name, kCifar, 100), kCifar);
+    EXPECT_EQ(m.num_classes(), 100);
+  }
+  Model r50(expand_model("resnet50", Shape{3, 64, 64}, 200), Shape{3, 64, 64});  // Tiny ImageNet
+  EXPECT_EQ(r50.num_classes(), 200);
+  // PreActResNet-18 with 100 classes: 11,172,170 - 5,130 + 51,300 (PyTorch's count).
+  EXPECT_EQ(Model(expand_model("preact-resnet18", kCifar, 100), kCifar).num_params(), 11218340);
+  EXPECT_THROW(expand_model("preact-resnet18", kCifar, 1), ConfigError);
 }
 
 TEST(ModelZoo, NamesAreTheStateDictKeysOfTheReferenceDefinitions) {

@@ -12,7 +12,8 @@
 # steps, which moves a pixel of x_adv by a whole step, and from there the runs
 # drift apart (max abs diff ~1e-4..1e-3 after 8-16 PGD steps, differently for
 # every seed). So the checks are:
-#   1. no attack, 16 steps:           1, 2, 4 ranks agree within TOL
+#   1. no attack, 16 steps, crop-flip augmentation (drawn per example, not per rank):
+#                                     1, 2, 4 ranks agree within TOL
 #   2. PGD-7, 1 step:                 1, 2, 4 ranks agree within TOL (the attack on
 #                                     identical weights, split over ranks, is the same)
 #   3. PGD-7, 8 steps (the reference attack): 2 ranks twice agree bit for bit;
@@ -54,7 +55,7 @@ diff_ck() {  # A B MODE [informational]
   fi
 }
 
-for np in 1 2 4; do run "$np" none-np$np --limit 512 --epochs 2 --attack none; done
+for np in 1 2 4; do run "$np" none-np$np --limit 512 --epochs 2 --attack none --augment crop-flip; done
 for np in 1 2 4; do run "$np" pgd1-np$np --limit 64 --epochs 1; done
 for np in 1 2 4; do run "$np" pgd8-np$np --limit 512 --epochs 1 --test-data "$TEST_H5" --eval-limit 64 --eval-fgsm false; done
 run 2 pgd8-np2-again --limit 512 --epochs 1

@@ -24,9 +24,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# 2 epochs of 8 steps: the stop lands in the first epoch, so the resume starts mid-epoch.
+# 2 epochs of 8 steps: the stop lands in the first epoch, so the resume starts mid-epoch and
+# must draw that epoch's augmentation (crop-flip) again exactly.
 args=(train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" --epochs 2 --limit 512 --batch 64
-      --log-every 1 --threads 1)
+      --log-every 1 --threads 1 --augment crop-flip)
 
 t0=$(now)
 "${MPIRUN[@]}" -np "$np" "$RAMPART_BIN" "${args[@]}" --out "$work/ref" >"$work/ref.log" 2>&1 ||
