@@ -4,8 +4,13 @@
 // the FP32 peak measured here with an FMA loop on the same threads. JSON out.
 //   bench_train_step [--data data/train.h5] [--model small-cnn] [--steps 20]
 //                    [--warmup 3] [--threads 2] [--batch 128] [--no-fusion]
+//                    [--attack-steps 7] [--eps 0.1] [--alpha 0.025] [--attack-bn train|eval]
 //                    [--peak-only] [--profile] [--json FILE]
 // --profile adds per-executor forward and backward seconds per timed step.
+// FLOPs per image: PROTOCOL.md's 143.7 M for small-cnn with PGD-7; for other models and K,
+// (2K + 3) x the forward's FLOPs (an attack pass is a forward and an input
+// gradient, a training pass a forward and both gradients; the first layer's input gradient,
+// which no pass needs, is counted, so the figure is at most a few percent high).
 #include <immintrin.h>
 #include <omp.h>
 
@@ -80,9 +85,10 @@ double measure_peak_gflops(int threads) {
 
 struct Args {
   std::string data = "data/train.h5", model = "small-cnn", json_path;
-  int steps = 20, warmup = 3, threads = 2;
+  int steps = 20, warmup = 3, threads = 2, attack_steps = 7;
+  float eps = 0.1f, alpha = 0.025f;
   int64_t batch = 128;
-  bool no_fusion = false, peak_only = false, profile = false;
+  bool no_fusion = false, peak_only = false, profile = false, attack_bn_train = true;
 };
 
 Args parse(int argc, char** argv) {
@@ -101,6 +107,14 @@ Args parse(int argc, char** argv) {
     else if (s == "--batch") a.batch = std::stoll(next());
     else if (s == "--json") a.json_path = next();
     else if (s == "--no-fusion") a.no_fusion = true;
+    else if (s == "--attack-steps") a.attack_steps = std::stoi(next());
+    else if (s == "--eps") a.eps = std::stof(next());
+    else if (s == "--alpha") a.alpha = std::stof(next());
+    else if (s == "--attack-bn") {
+      const std::string v = next();
+      if (v != "train" && v != "eval") throw std::runtime_error("--attack-bn: expected train or eval, found " + v);
+      a.attack_bn_train = v == "train";
+    }
     else if (s == "--peak-only") a.peak_only = true;
     else if (s == "--profile") a.profile = true;
     else throw std::runtime_error("unknown option " + s + " (see the comment at the top of bench_train_step.cpp)");
@@ -138,11 +152,15 @@ int run(int argc, char** argv) {
     ys[b].assign(labels8.begin() + b * a.batch, labels8.begin() + (b + 1) * a.batch);
   }
 
-  Model model(expand_model(a.model, example), example);
+  Model model(expand_model(a.model, example, set.classes()), example);
   model.init(0);
   Sgd sgd(SgdConfig{0.9, 5e-4}, model.num_params());
   Attacker attacker;
-  AttackConfig attack = pgd_config(0.1f, 0.025f, 7);
+  AttackConfig attack = pgd_config(a.eps, a.alpha, a.attack_steps);
+  attack.bn_batch_stats = a.attack_bn_train;  // as `rampart train --attack-bn`
+  const double mflop_per_image = a.model == "small-cnn" && a.attack_steps == 7
+                                     ? kMflopPerImage
+                                     : (2.0 * a.attack_steps + 3.0) * model.forward_flops() / 1e6;
   Tensor x_adv, dlogits;
   std::vector<float> per_loss(a.batch);
   std::vector<double> times, attack_times;
@@ -171,8 +189,11 @@ int run(int argc, char** argv) {
   const double med = times[times.size() / 2];
   double sum = 0;
   for (double t : times) sum += t;
-  const double gflops = double(a.batch) * kMflopPerImage * 1e6 / med / 1e9;
+  const double gflops = double(a.batch) * mflop_per_image * 1e6 / med / 1e9;
   out.update({{"model", a.model},
+              {"attack_steps", a.attack_steps},
+              {"attack_bn", a.attack_bn_train ? "train" : "eval"},
+              {"mflop_per_image", mflop_per_image},
               {"fusion", std::getenv("RAMPART_NO_FUSION") ? false : true},
               {"batch", a.batch},
               {"steps", a.steps},

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-# The peer: PyTorch's PGD-7 adversarial training step (../shared/PROTOCOL.md) on
-# real Fashion-MNIST batches, timed without data loading; prints one JSON object.
+# The peer: PyTorch's PGD-K adversarial training step (../shared/PROTOCOL.md: small-cnn,
+# PGD-7; or a zoo model, benchmarks/torch_models.py) on real batches, timed without data
+# loading; prints one JSON object. --compile runs the model through torch.compile.
 # Its best CPU configuration: channels_last, OpenBLAS on 1 thread, glibc's mmap
 # threshold raised (the script re-executes itself with those variables when they
 # are missing, because both are read at process start).
@@ -25,6 +26,13 @@ def parse():
                    help="keep denormals (rampart flushes them, so flushing is the fair default)")
     p.add_argument("--no-best-env", action="store_true", help="do not set OpenBLAS/malloc variables")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="small-cnn", help="small-cnn or a zoo model (preact-resnet18, wrn-16-4, ...)")
+    p.add_argument("--k", type=int, default=7, help="attack steps")
+    p.add_argument("--eps", type=float, default=0.1)
+    p.add_argument("--alpha", type=float, default=0.025)
+    p.add_argument("--attack-bn", choices=["train", "eval"], default="train",
+                   help="batchnorm mode during the attack (rampart's --attack-bn; no effect without batchnorm)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
     return p.parse_args()
 
 
@@ -64,16 +72,27 @@ def main():
     xs = torch.from_numpy(images.astype(np.float32) / 255.0).contiguous(memory_format=fmt)
     ys = torch.from_numpy(labels.astype(np.int64))
 
-    model = small_cnn(nn).to(memory_format=fmt)
+    if a.model == "small-cnn":
+        model = small_cnn(nn)
+    else:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import torch_models
+        model = torch_models.standard_model(torch, a.model, int(labels.max()) + 1 if labels.max() >= 10 else 10,
+                                            images.shape[1])
+        if model is None:
+            raise SystemExit(f"peer_pytorch.py: unknown model {a.model!r}")
+    model = model.to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    eps, alpha, k = 0.1, 0.025, 7
+    eps, alpha, k = a.eps, a.alpha, a.k
+    net = torch.compile(model) if a.compile else model
+    attack_train_mode = a.attack_bn == "train"
 
     def pgd(x, y):
-        model.eval()
+        model.train(attack_train_mode)
         x_adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp_(0, 1)
         for _ in range(k):
             x_adv.requires_grad_(True)
-            loss = F.cross_entropy(model(x_adv), y)
+            loss = F.cross_entropy(net(x_adv), y)
             (g,) = torch.autograd.grad(loss, [x_adv])
             with torch.no_grad():
                 x_adv = x_adv + alpha * g.sign()
@@ -86,7 +105,7 @@ def main():
         y = ys[i * a.batch:(i + 1) * a.batch]
         x_adv = pgd(x, y)
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x_adv), y)
+        loss = F.cross_entropy(net(x_adv), y)
         loss.backward()
         opt.step()
         return loss.item()
@@ -100,9 +119,9 @@ def main():
         times.append(time.perf_counter() - t)
     times.sort()
     med = times[len(times) // 2]
-    mflop = 143.7
     out = {
-        "framework": "pytorch", "version": torch.__version__, "threads": a.threads,
+        "framework": "pytorch", "version": torch.__version__, "threads": a.threads, "model": a.model,
+        "attack_steps": k, "attack_bn": a.attack_bn, "compile": a.compile,
         "layout": "nchw" if a.nchw else "channels_last", "flush_denormal": bool(flushed),
         "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "malloc_mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_"),
@@ -110,8 +129,9 @@ def main():
         "step_s_median": med, "step_s_min": times[0], "step_s_max": times[-1],
         "images_per_s": a.batch / med,
         "images_per_s_mean": a.batch * len(times) / sum(times),
-        "gflops": a.batch * mflop * 1e6 / med / 1e9,
     }
+    if a.model == "small-cnn" and k == 7:
+        out["gflops"] = a.batch * 143.7e6 / med / 1e9
     print(json.dumps(out))
 
 
