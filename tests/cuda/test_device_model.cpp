@@ -140,6 +140,50 @@ TEST(DeviceModel, ResidualBatchnormPoolingAndNormalizeMatchCpu) {
   expect_parity(spec, {3, 8, 8}, 4, 3);
 }
 
+// The model zoo's residual networks (docs/model-spec.md; runtime/model_zoo.cpp) at CIFAR size:
+// every block kind (pre-activation with projection shortcut, post-activation with a
+// batchnorm shortcut, WideResNet's convShortcut and identity blocks, the bottleneck).
+TEST(DeviceModel, ZooNetworksMatchCpu) {
+  RAMPART_REQUIRE_GPU();
+  for (const char* name : {"preact-resnet18", "resnet18", "wrn-10-2", "wrn-16-1"}) {
+    SCOPED_TRACE(name);
+    expect_parity(expand_model(name, {3, 32, 32}, 10), {3, 32, 32}, 4, 7);
+  }
+  SCOPED_TRACE("resnet50");
+  expect_parity(expand_model("resnet50", {3, 64, 64}, 100), {3, 64, 64}, 2, 9);
+}
+
+// The training attack with batchnorm in train mode (--attack-bn train): the same iterates
+// and the same running statistics on both devices.
+TEST(DeviceModel, TrainModeAttackMatchesCpu) {
+  RAMPART_REQUIRE_GPU();
+  const Shape in{3, 32, 32};
+  Model cpu(expand_model("wrn-10-1", in, 10), in);
+  cpu.init(4);
+  auto gpu = gpu_twin(cpu);
+  const int64_t n = 6, dim = 3 * 32 * 32;
+  Tensor x({n, 3, 32, 32});
+  auto xv = cuda::test::uniform(size_t(n * dim), 0.f, 1.f, 8);
+  std::copy(xv.begin(), xv.end(), x.data());
+  std::vector<int32_t> labels{0, 1, 2, 3, 4, 5};
+  AttackConfig a = pgd_config(8.f / 255, 2.f / 255, 3);
+  a.bn_batch_stats = true;
+  Attacker ca, ga;
+  Tensor cadv, gadv;
+  const RandomKey key{1, Stream::kRandomStart, 0, 0};
+  ca.run(cpu, x, labels.data(), a, key, cadv);
+  Tensor xg = x.to(kGpu);
+  Buffer<int32_t> lg = labels_on_gpu(labels);
+  ga.run(*gpu, xg, lg.data(), a, key, gadv);
+  Tensor back = gadv.to(Device::kCpu);
+  // A sign flip of a near-zero gradient element moves a pixel by a whole step: count them.
+  int64_t moved = 0;
+  for (int64_t i = 0; i < x.size(); ++i) moved += std::abs(back[i] - cadv[i]) > 1e-5f;
+  EXPECT_LT(moved, x.size() / 1000) << "pixels whose iterate differs";
+  gpu->pull_state();
+  EXPECT_LT(rel_err(gpu->flat_buffers(), cpu.flat_buffers(), size_t(cpu.num_buffer_values())), 1e-5);
+}
+
 TEST(DeviceModel, AccumulatedGradientsAreTheSumOfTwoBackwards) {
   RAMPART_REQUIRE_GPU();
   Shape in{1, 28, 28};
