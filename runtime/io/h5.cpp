@@ -359,6 +359,9 @@ Dataset Group::create_raw(const std::string& name, const Shape& shape, DType typ
   // Contiguous layout (the default): no chunk index to walk on row reads. A checksum needs
   // chunks: whole rows, at most 64 MiB a chunk (HDF5's limit is 4 GiB), one chunk for most arrays.
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  // No modification times in the object header: the same data gives the same bytes (two imports
+  // of one dataset are identical files).
+  H5Pset_obj_track_times(dcpl.get(), false);
   if (integrity != Integrity::kNone && !dims.empty() && numel(shape) > 0) {
     std::vector<hsize_t> chunk = dims;
     const int64_t row_bytes = numel(shape) / shape[0] * int64_t(elem_size(type));
