@@ -284,11 +284,13 @@ void Reader::parse_matrix(int64_t matrix_bytes) {
   auto read_tag = [&](const char* what) {
     uint8_t t[8];
     read_exact(t, 8, what);
-    if (big_endian_) swap_bytes(t, 2, 4);
+    // Only the first word is surely a number: in the small form the next 4 bytes are data.
+    if (big_endian_) swap_bytes(t, 1, 4);
     uint32_t a, b;
     std::memcpy(&a, t, 4);
-    std::memcpy(&b, t + 4, 4);
     Tag tag;
+    if (!(a >> 16) && big_endian_) swap_bytes(t + 4, 1, 4);
+    std::memcpy(&b, t + 4, 4);
     if (a >> 16) {  // small element: type in the low 16 bits, byte count in the high, data in the rest
       tag.type = int(a & 0xffff);
       tag.bytes = a >> 16;
