@@ -58,6 +58,8 @@ std::vector<std::string> subfolders(const std::string& dir) {
 void list_class(const std::string& class_dir, uint8_t label, Listing& out) {
   std::map<std::string, std::vector<std::string>> by_dir;
   by_dir[class_dir];
+  int64_t skipped = 0;
+  std::string first_skipped;
   std::error_code ec;
   const auto opts = fs::directory_options::follow_directory_symlink;
   for (fs::recursive_directory_iterator it(class_dir, opts, ec), end; !ec && it != end; it.increment(ec)) {
@@ -69,11 +71,13 @@ void list_class(const std::string& class_dir, uint8_t label, Listing& out) {
     } else if (other_image_ext(ext)) {
       throw DataError(p.string() + ": a " + ext.substr(1) + " image; only JPEG and PNG files are read (torchvision "
                       "would load this one, so it is not skipped): convert it to PNG, or move it out of " + class_dir);
-    } else {
-      if (out.skipped++ == 0) out.first_skipped = p.string();
+    } else if (skipped++ == 0) {
+      first_skipped = p.string();
     }
   }
   if (ec) throw IoError(class_dir + ": cannot list the folder: " + ec.message());
+  if (skipped && out.skipped == 0) out.first_skipped = first_skipped;
+  out.skipped += skipped;
   int64_t count = 0;
   for (auto& [dir, names] : by_dir) {
     std::sort(names.begin(), names.end());
@@ -83,7 +87,7 @@ void list_class(const std::string& class_dir, uint8_t label, Listing& out) {
   out.labels.insert(out.labels.end(), size_t(count), label);
   if (count == 0)
     throw DataError(class_dir + ": an empty class folder: expected at least one .jpg, .jpeg or .png image in it (or "
-                    "below it), found none" + (out.skipped ? "; files of other kinds, such as " + out.first_skipped +
+                    "below it), found none" + (skipped ? "; files of other kinds, such as " + first_skipped +
                     ", are skipped" : std::string()) + ". Add images or remove the folder (every class folder is a "
                     "class, and labels are positions in the sorted list of them)");
 }
