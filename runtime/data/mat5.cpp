@@ -406,7 +406,9 @@ void Reader::require_numeric(const char* for_what) const {
 std::vector<double> Reader::read_doubles() {
   require_numeric("its values");
   if (values_left_ != var_.numel) throw std::logic_error("mat5: read_doubles after a partial read");
-  std::vector<double> out(size_t(var_.numel));
+  // Grown as values arrive: dims inside a compressed element cannot be checked against the file's
+  // size, and a damaged count must fail on the data, not on allocating what it claims.
+  std::vector<double> out;
   std::vector<uint8_t> buf;
   const int64_t block = 1 << 16;
   for (int64_t at = 0; at < var_.numel; at += block) {
@@ -414,6 +416,7 @@ std::vector<double> Reader::read_doubles() {
     buf.resize(size_t(m * elem_size_));
     read_exact(buf.data(), m * elem_size_, "the values");
     if (big_endian_) swap_bytes(buf.data(), m, elem_size_);
+    out.resize(size_t(at + m));
     const uint8_t* p = buf.data();
     double* o = out.data() + at;
     auto conv = [&](auto zero) {
