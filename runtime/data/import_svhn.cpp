@@ -64,10 +64,11 @@ class SvhnFile {
     }
   }
 
-  // The labels, 0..9 (y is read here if it comes after X).
+  // The labels, 0..9 (y is read here if it comes after X). The rest of the file is walked too:
+  // moving past a compressed variable read to its end verifies its zlib checksum (X's included).
   const std::vector<uint8_t>& labels() {
-    while (!have_y_ && reader_.next())
-      if (reader_.var().name == "y") take_y();
+    while (reader_.next())
+      if (reader_.var().name == "y" && !have_y_) take_y();
     if (!have_y_)
       throw DataError(path() + ": no variable 'y' (the labels) beside 'X'; expected " + kFormatHint);
     if (int64_t(labels_.size()) != n_)

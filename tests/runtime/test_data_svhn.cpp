@@ -368,6 +368,21 @@ TEST(SvhnErrors, WrongVariables) {
   }
 }
 
+TEST(SvhnErrors, ADamagedChecksumOfTheImagesIsRefused) {
+  TempDir dir;
+  copy_dir(kPlain, dir / "in");
+  MatWriter w(false);
+  w.add(y_var({1, 2}, true)).add(x_var(2, 0, true));  // X last: its zlib trailer ends the file
+  std::vector<unsigned char> b = w.bytes();
+  const size_t size = b.size();
+  ASSERT_GT(size, 200u);
+  b[size - 1] = uint8_t(b[size - 1] ^ 0x01);
+  write_bytes(dir / "in/train_32x32.mat", b, false);
+  expect_error([&] { import_svhn(dir / "in", dir / "out"); }, kExitDataErr,
+               {"train_32x32.mat: the compressed variable at offset", "corrupt compressed data (zlib: incorrect data check)"});
+  EXPECT_FALSE(fs::exists(dir / "out/train.h5"));
+}
+
 TEST(SvhnErrors, TruncatedAndV73Files) {
   TempDir dir;
   copy_dir(kZlib, dir / "in");
