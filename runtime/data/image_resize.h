@@ -2,8 +2,12 @@
 // int(S * long / short) (torchvision's Resize(S)), then the centre S x S crop (torchvision's
 // CenterCrop offsets: round((len - S) / 2), halves to even). Each axis is resampled on its own:
 // by area averaging when it shrinks (each output pixel the mean of the input area it covers,
-// as PIL's BOX filter or OpenCV's INTER_AREA), bilinearly with pixel centres at half-integers
-// when it grows (align_corners=False). Pure functions: same input, same bytes, on every machine.
+// partly covered pixels weighted by the part, as OpenCV's INTER_AREA; PIL's BOX filter counts
+// whole pixels instead and differs by a few levels where the factor is not an integer), and
+// bilinearly with pixel centres at half-integers when it grows (align_corners=False, as PIL's
+// BILINEAR upscaling). Pure functions: same input, same bytes, on every machine.
+// Checked against PIL 9.4 and torchvision 0.14 by hand (decoding: identical pixels; order,
+// labels and class names: ImageFolder's; enlarging within 1 level), not in the test suite.
 #pragma once
 #include <cstdint>
 
