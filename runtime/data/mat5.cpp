@@ -1,10 +1,9 @@
 // MAT-file level 5 reader (see mat5.h). The file is read in one pass, one variable at a time:
-// the current variable's bytes come from a Source, a plain range of the file or a zlib inflater
-// over an miCOMPRESSED element, so a large array is read in pieces and never held whole.
+// the current variable's bytes come from a Source (mat5_source.h), a plain range of the file or
+// a zlib inflater over an miCOMPRESSED element, so a large array is read in pieces, never whole.
 #include "runtime/data/mat5.h"
 
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
@@ -12,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "runtime/data/mat5_source.h"
 #include "runtime/errors.h"
 
 namespace rampart::mat5 {
@@ -58,89 +58,6 @@ struct Tag {
   int64_t bytes = 0;
   bool small = false;  // the data is in the tag's last 4 bytes
   uint8_t data[4] = {0, 0, 0, 0};
-};
-
-}  // namespace
-
-// The bytes of one element: read() gives fewer than asked only at its end.
-class Source {
- public:
-  virtual ~Source() = default;
-  virtual int64_t read(void* dst, int64_t n) = 0;
-  // Called after a variable was read to its end: checks what can only be checked then.
-  virtual void finish() {}
-  int64_t pos = 0;  // bytes read so far, for the 8-byte padding of sub-elements
-};
-
-namespace {
-
-class FileRange : public Source {
- public:
-  FileRange(std::FILE* fp, int64_t bytes) : fp_(fp), left_(bytes) {}
-  int64_t read(void* dst, int64_t n) override {
-    const size_t want = size_t(std::min(n, left_));
-    const size_t got = want ? std::fread(dst, 1, want, fp_) : 0;
-    left_ -= int64_t(got);
-    pos += int64_t(got);
-    return int64_t(got);
-  }
-
- private:
-  std::FILE* fp_;
-  int64_t left_;
-};
-
-class Inflater : public Source {
- public:
-  Inflater(std::FILE* fp, int64_t bytes, std::string where) : fp_(fp), left_(bytes), where_(std::move(where)) {
-    std::memset(&z_, 0, sizeof z_);
-    if (inflateInit(&z_) != Z_OK) throw std::bad_alloc();
-  }
-  ~Inflater() override { inflateEnd(&z_); }
-
-  int64_t read(void* dst, int64_t n) override {
-    auto* out = static_cast<uint8_t*>(dst);
-    int64_t got = 0;
-    while (got < n && !ended_) {
-      if (z_.avail_in == 0) {
-        if (left_ == 0) break;  // the element ends before the zlib stream does
-        const size_t want = size_t(std::min<int64_t>(left_, sizeof in_));
-        const size_t r = std::fread(in_, 1, want, fp_);
-        if (r == 0) break;
-        left_ -= int64_t(r);
-        z_.next_in = in_;
-        z_.avail_in = unsigned(r);
-      }
-      const unsigned chunk = unsigned(std::min<int64_t>(n - got, 1 << 30));
-      z_.next_out = out + got;
-      z_.avail_out = chunk;
-      const int rc = inflate(&z_, Z_NO_FLUSH);
-      got += chunk - z_.avail_out;
-      if (rc == Z_STREAM_END) ended_ = true;
-      else if (rc == Z_NEED_DICT || rc == Z_DATA_ERROR || rc == Z_MEM_ERROR)
-        throw DataError(where_ + ": corrupt compressed data (zlib: " + (z_.msg ? z_.msg : "error " + std::to_string(rc)) +
-                        "); the file is damaged: download it again");
-    }
-    pos += got;
-    return got;
-  }
-
-  // The zlib stream's Adler-32 checksum is checked when its end is reached: read on to it.
-  void finish() override {
-    uint8_t scratch[4096];
-    while (!ended_ && read(scratch, sizeof scratch) > 0) {}
-    if (!ended_)
-      throw DataError(where_ + ": the compressed element ends before its zlib stream does, so its checksum cannot be "
-                      "verified (truncated file?); download it again");
-  }
-
- private:
-  std::FILE* fp_;
-  int64_t left_;
-  std::string where_;
-  z_stream z_;
-  bool ended_ = false;
-  uint8_t in_[1 << 16];
 };
 
 }  // namespace
