@@ -16,7 +16,7 @@ const char* kUsage =
     "  train        PGD adversarial training (one rank, or many under mpirun / srun)\n"
     "  eval         clean and robust accuracy of a checkpoint (FGSM, PGD, restarts)\n"
     "  plan         the attack-budget plan for a budget and a price, without training\n"
-    "  data import  convert IDX files (Fashion-MNIST, MNIST) to an HDF5 dataset\n"
+    "  data import  convert a dataset (IDX: MNIST, Fashion-MNIST; CIFAR-10/100; SVHN; image folders) to HDF5\n"
     "Run 'rampart <command> --help' for the options of a command.\n"
     "Exit codes: 0 ok, 64 usage, 65 bad data, 66 missing input, 74 I/O error,\n"
     "75 stopped by a signal after a checkpoint (resume with --resume), 78 bad configuration, 1 other.\n";

@@ -6,8 +6,9 @@ set -euo pipefail
 # Every package the build, the tests and the main job use, by name: apt runs with
 # --no-install-recommends, so nothing arrives as a recommendation. oneDNN's CMake package calls
 # find_package(OpenCL), which needs ocl-icd-opencl-dev (only a Recommends of libdnnl-dev).
-# procps: pgrep/pkill/ps in the tests and the Slurm template.
-pkgs=(build-essential cmake pkg-config zlib1g-dev
+# procps: pgrep/pkill/ps in the tests and the Slurm template. libjpeg62-turbo-dev and libpng-dev:
+# image decoding for `rampart data import --format folder`.
+pkgs=(build-essential cmake pkg-config zlib1g-dev libjpeg62-turbo-dev libpng-dev
       libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev
       libdnnl-dev ocl-icd-opencl-dev libopenblas-dev nlohmann-json3-dev
       libgtest-dev libgmock-dev libbenchmark-dev

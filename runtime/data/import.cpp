@@ -1,16 +1,19 @@
-// IDX -> HDF5 dataset conversion (see import.h).
+// IDX -> HDF5 dataset conversion (see import.h); the other formats have files of their own.
 #include "runtime/data/import.h"
 
 #include <algorithm>
 
 #include "runtime/data/idx.h"
+#include "runtime/data/split_writer.h"
 #include "runtime/errors.h"
 #include "runtime/io/h5.h"
 
 namespace rampart {
 
 ImportSummary import_idx(const std::string& images_path, const std::string& labels_path,
-                         const std::string& out_path, const std::string& source_name, int classes) {
+                         const std::string& out_path, const std::string& source_name, int classes,
+                         const ImageReshape& reshape) {
+  check_reshape(reshape, 1, images_path);
   IdxLabels labels = read_idx_labels(labels_path);  // small: fail fast on the cheap file
   IdxImages images = read_idx_images(images_path);
   if (images.n != labels.n)
@@ -30,13 +33,14 @@ ImportSummary import_idx(const std::string& images_path, const std::string& labe
     classes = std::max(10, max_label + 1);
   }
 
-  ImportSummary s{images.n, 1, images.rows, images.cols, classes};
+  ImportSummary s;
   h5::write_atomically(out_path, [&](h5::File& f) {
-    f.root().write<uint8_t>("images", {s.n, 1, s.height, s.width}, images.pixels, h5::Integrity::kChecksumRows);
-    f.root().write<uint8_t>("labels", {s.n}, labels.labels, h5::Integrity::kChecksumRows);
-    f.root().set_attr("classes", int64_t(classes));
-    f.root().set_attr("source", source_name);
+    SplitWriter w(f, images.n, 1, images.rows, images.cols, reshape);
+    w.add_images(images.n, images.pixels.data());
+    w.add_labels(labels.n, labels.labels.data());
+    s = w.finish(classes, source_name);
   });
+  s.path = out_path;
   return s;
 }
 

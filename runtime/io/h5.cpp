@@ -237,6 +237,26 @@ void Dataset::read_list_raw(DType t, const std::vector<int64_t>& rows, void* out
   }
 }
 
+void Dataset::write_range_raw(DType t, int64_t begin, int64_t end, const void* data) {
+  quiet_errors();
+  if (t != dtype_)
+    throw IoError(where() + ": cannot write " + dtype_name(t) + " rows into an array of " + dtype_desc_);
+  if (rank() < 1) throw IoError(where() + ": expected at least 1 dim for row writes, found a scalar");
+  if (begin < 0 || end < begin || end > shape_[0])
+    throw std::out_of_range(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                            ") outside [0, " + std::to_string(shape_[0]) + ")");
+  if (begin == end || row_elems() == 0) return;
+  std::vector<hsize_t> start(shape_.size(), 0), count(shape_.begin(), shape_.end());
+  start[0] = hsize_t(begin);
+  count[0] = hsize_t(end - begin);
+  Handle fspace(H5Dget_space(id()), H5Sclose);
+  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
+  if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
+      H5Dwrite(id(), mem_type(t), mspace.get(), fspace.get(), H5P_DEFAULT, data) < 0)
+    throw IoError(where() + ": cannot write rows [" + std::to_string(begin) + ", " + std::to_string(end) + ")" +
+                  hdf5_detail());
+}
+
 // ---- Group -----------------------------------------------------------------
 
 bool Group::exists(const std::string& name) const {
@@ -330,8 +350,7 @@ void Group::check_count(const std::string& name, const Shape& shape, int64_t cou
                   std::to_string(numel(shape)) + " values, found " + std::to_string(count));
 }
 
-Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type, const void* data,
-                         Integrity integrity) {
+Dataset Group::create_raw(const std::string& name, const Shape& shape, DType type, Integrity integrity) {
   quiet_errors();
   std::string p = child_path(name);
   std::vector<hsize_t> dims(shape.begin(), shape.end());
@@ -340,6 +359,9 @@ Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type
   // Contiguous layout (the default): no chunk index to walk on row reads. A checksum needs
   // chunks: whole rows, at most 64 MiB a chunk (HDF5's limit is 4 GiB), one chunk for most arrays.
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  // No modification times in the object header: the same data gives the same bytes (two imports
+  // of one dataset are identical files).
+  H5Pset_obj_track_times(dcpl.get(), false);
   if (integrity != Integrity::kNone && !dims.empty() && numel(shape) > 0) {
     std::vector<hsize_t> chunk = dims;
     const int64_t row_bytes = numel(shape) / shape[0] * int64_t(elem_size(type));
@@ -348,12 +370,21 @@ Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type
     if (H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data()) < 0 || H5Pset_fletcher32(dcpl.get()) < 0)
       throw IoError(file_ + ": cannot set up the checksum of " + p + hdf5_detail());
   }
-  hid_t d = H5Dcreate2(id(), name.c_str(), file_type(type), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT);
+  // Rows streamed in by write_rows may end a block inside a chunk: a chunk cache of a few MiB keeps
+  // that chunk until the next block completes it, instead of writing and re-reading it.
+  Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  H5Pset_chunk_cache(dapl.get(), 521, size_t(8) << 20, 1.0);
+  hid_t d = H5Dcreate2(id(), name.c_str(), file_type(type), space.get(), H5P_DEFAULT, dcpl.get(), dapl.get());
   if (d < 0) throw IoError(file_ + ": cannot create dataset " + p + hdf5_detail());
-  Handle h(d, H5Dclose);
-  if (numel(shape) > 0 && H5Dwrite(d, mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    throw IoError(file_ + ": cannot write dataset " + p + hdf5_detail());
-  return Dataset(std::move(h), file_, p, /*check_claim=*/false);
+  return Dataset(Handle(d, H5Dclose), file_, p, /*check_claim=*/false);
+}
+
+Dataset Group::write_raw(const std::string& name, const Shape& shape, DType type, const void* data,
+                         Integrity integrity) {
+  Dataset d = create_raw(name, shape, type, integrity);
+  if (numel(shape) > 0 && H5Dwrite(d.id(), mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw IoError(file_ + ": cannot write dataset " + d.path() + hdf5_detail());
+  return d;
 }
 
 }  // namespace rampart::h5

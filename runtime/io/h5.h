@@ -114,6 +114,12 @@ class Dataset : public Object {
   }
   int64_t row_elems() const;  // elements in one row (product of all dims but the first)
 
+  // Writes rows [begin, end) of the first dimension (a dataset made by Group::create), one
+  // hyperslab each call; data holds (end - begin) rows. IoError naming the array on failure.
+  template <class T> void write_rows(int64_t begin, int64_t end, const T* data) {
+    write_range_raw(dtype_of<T>(), begin, end, data);
+  }
+
  private:
   friend class Group;
   // check_claim: compare the shape with what the file can hold (datasets opened for reading; not
@@ -123,6 +129,7 @@ class Dataset : public Object {
   std::string read_failure() const;  // why a read failed: the checksum, or a truncated file
   void read_range_raw(DType t, int64_t begin, int64_t end, void* out) const;
   void read_list_raw(DType t, const std::vector<int64_t>& rows, void* out) const;
+  void write_range_raw(DType t, int64_t begin, int64_t end, const void* data);
   // DataError unless the file can hold dims x elem_bytes (h5_integrity.cpp).
   void check_claimed_size(const std::vector<hsize_t>& dims, size_t elem_bytes) const;
 
@@ -157,12 +164,19 @@ class Group : public Object {
     check_count(name, shape, int64_t(v.size()));
     return write_raw(name, shape, dtype_of<T>(), v.data(), integrity);
   }
+  // The same layout as write(), created empty (zeros) for a writer that streams its rows in with
+  // Dataset::write_rows, so an array larger than memory never has to be held whole.
+  template <class T>
+  Dataset create(const std::string& name, const Shape& shape, Integrity integrity = Integrity::kNone) {
+    return create_raw(name, shape, dtype_of<T>(), integrity);
+  }
 
  private:
   friend class File;
   Group() = default;
   Group(Handle h, std::string file, std::string path) : Object(std::move(h), std::move(file), std::move(path)) {}
   Dataset write_raw(const std::string& name, const Shape& shape, DType type, const void* data, Integrity integrity);
+  Dataset create_raw(const std::string& name, const Shape& shape, DType type, Integrity integrity);
   void check_count(const std::string& name, const Shape& shape, int64_t count) const;
 };
 

@@ -91,6 +91,41 @@ TEST(IdxImportClasses, CountFollowsLabelsOrIsChecked) {
   EXPECT_FALSE(std::filesystem::exists(dir / "b.h5"));
 }
 
+TEST(IdxImportReshape, PadAndReplicateTheGreyChannel) {
+  TempDir dir;
+  const uint32_t n = 2, h = 3, w = 4;
+  auto pixels = pattern(n * h * w, 9);
+  for (auto& p : pixels) p = uint8_t(p | 1);  // no zero pixels: the border is told apart
+  write_bytes(dir / "img", idx_bytes(kImagesMagic, {n, h, w}, pixels), false);
+  write_bytes(dir / "lab", idx_bytes(kLabelsMagic, {n}, {7, 1}), false);
+  ImportSummary s = import_idx(dir / "img", dir / "lab", dir / "p.h5", "x", 0, ImageReshape{2, 3});
+  EXPECT_EQ(s.channels, 3);
+  EXPECT_EQ(s.height, 7);
+  EXPECT_EQ(s.width, 8);
+  Dataset ds(dir / "p.h5");
+  EXPECT_EQ(ds.image_shape(), (Shape{3, 7, 8}));
+  std::vector<uint8_t> all(size_t(n) * 3 * 7 * 8), lab(n);
+  ds.read_range(0, n, all.data(), lab.data());
+  for (uint32_t i = 0; i < n; ++i)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 7; ++y)
+        for (int x = 0; x < 8; ++x) {
+          const bool inside = y >= 2 && y < 5 && x >= 2 && x < 6;
+          const uint8_t want = inside ? pixels[(i * h + uint32_t(y - 2)) * w + uint32_t(x - 2)] : 0;
+          ASSERT_EQ(all[((i * 3 + uint32_t(c)) * 7 + uint32_t(y)) * 8 + uint32_t(x)], want)
+              << "image " << i << " channel " << c << " y " << y << " x " << x;
+        }
+  // Fashion-MNIST for CIFAR-sized networks: 28x28 -> 32x32 with --pad 2.
+  write_bytes(dir / "img28", idx_bytes(kImagesMagic, {1, 28, 28}, pattern(784, 1)), false);
+  write_bytes(dir / "lab1", idx_bytes(kLabelsMagic, {1}, {0}), false);
+  EXPECT_EQ(import_idx(dir / "img28", dir / "lab1", dir / "q.h5", "x", 0, ImageReshape{2, 0}).height, 32);
+  expect_error([&] { import_idx(dir / "img", dir / "lab", dir / "r.h5", "x", 0, ImageReshape{0, 2}); }, kExitConfig,
+               {"--channels 2", "has 1 channel", "expected --channels 1 or 3"});
+  expect_error([&] { import_idx(dir / "img", dir / "lab", dir / "r.h5", "x", 0, ImageReshape{-1, 0}); }, kExitConfig,
+               {"--pad must be an integer in [0, 1024], found -1"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "r.h5"));
+}
+
 TEST(IdxFashionMnist, ImportsTheTestSet) {
   const std::string dir_in = RAMPART_FMNIST;
   const std::string img = dir_in + "/t10k-images-idx3-ubyte.gz", lab = dir_in + "/t10k-labels-idx1-ubyte.gz";

@@ -27,9 +27,11 @@ class TempDir {
   ~TempDir() { std::error_code ec; std::filesystem::remove_all(path_, ec); }
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }
   const std::string& path() const { return path_; }
-  std::vector<std::string> files() const {
+  std::vector<std::string> files() const { return list(path_); }
+  // The names in any folder, sorted.
+  static std::vector<std::string> list(const std::string& dir) {
     std::vector<std::string> out;
-    for (auto& e : std::filesystem::directory_iterator(path_)) out.push_back(e.path().filename().string());
+    for (auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
     std::sort(out.begin(), out.end());
     return out;
   }
