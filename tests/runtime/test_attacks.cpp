@@ -12,6 +12,7 @@
 #include "runtime/attacks/attack.h"
 #include "runtime/attacks/threat_ball.h"
 #include "runtime/errors.h"
+#include "runtime/evaluate.h"
 
 namespace rampart {
 namespace {
@@ -232,6 +233,43 @@ TEST(StopRules, BestIteratePrefersMissesThenHigherLoss) {
   EXPECT_EQ(b.best()[0], 12.f);
   EXPECT_EQ(b.best()[1], 20.f);
   EXPECT_EQ(b.fooled(), 2);
+}
+
+// --attack-bn: with the running statistics (eval) the attack leaves the model's buffers
+// alone; with batch statistics (train) every attack pass moves them as a PyTorch model in
+// train mode does (num_batches_tracked counts the passes). Evaluation always uses eval.
+TEST(AttackBatchnorm, TrainModeMovesRunningStatisticsEvalModeDoesNot) {
+  const Shape in = {1, 12, 12};
+  Model m(expand_model("small-cnn-bn", in), in);
+  m.init(3);
+  std::mt19937 g(5);
+  std::uniform_real_distribution<float> u(0, 1);
+  const int64_t n = 6;
+  Tensor x({n, 1, 12, 12}), adv;
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = u(g);
+  std::vector<int32_t> y{0, 1, 2, 3, 4, 5};
+  auto buffers = [&] { return std::vector<float>(m.flat_buffers(), m.flat_buffers() + m.num_buffer_values()); };
+  const std::vector<float> before = buffers();
+  AttackConfig cfg = pgd_config(0.1f, 0.025f, 3);
+  Attacker attacker;
+  attacker.run(m, x, y.data(), cfg, {1, Stream::kRandomStart, 0, 0}, adv);
+  EXPECT_EQ(buffers(), before) << "eval-mode attack changed the running statistics";
+
+  cfg.bn_batch_stats = true;
+  attacker.run(m, x, y.data(), cfg, {1, Stream::kRandomStart, 0, 0}, adv);
+  const std::vector<float> after = buffers();
+  EXPECT_NE(after, before);
+  int tracked = 0;
+  for (const auto& b : m.buffers())
+    if (b.name.size() >= 19 && b.name.compare(b.name.size() - 19, 19, "num_batches_tracked") == 0) {
+      EXPECT_EQ(b.value[0], 3.0f) << b.name;  // one per attack pass
+      ++tracked;
+    }
+  EXPECT_EQ(tracked, 2);
+
+  Evaluator ev({cfg}, 1);  // asks for batch statistics; evaluation refuses them
+  ev.add(m, x, y.data(), 0);
+  EXPECT_EQ(buffers(), after) << "evaluation changed the running statistics";
 }
 
 }  // namespace

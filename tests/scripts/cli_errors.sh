@@ -385,6 +385,9 @@ expect 78 "attack: expected pgd, fgsm, fgsm-rs, pgd-l2 or none, found \"cw\"" --
 expect 78 "lr-schedule: expected constant, step, cosine or warmup-cosine, found \"linear\"" -- "$bin" train \
   --data "$tmp/test.h5" --lr-schedule linear
 expect 78 "attack-init: expected random or carry, found \"zero\"" -- "$bin" train --data "$tmp/test.h5" --attack-init zero
+expect 78 "attack-bn: expected auto, eval or train, found \"batch\"" -- "$bin" train --data "$tmp/test.h5" --attack-bn batch
+expect 78 "augment: expected none, flip, crop-flip" -- "$bin" train --data "$tmp/test.h5" --augment mixup
+expect 78 "augment crop-flip: expected a padding in [0, 28]" -- "$bin" train --data "$tmp/test.h5" --augment crop-flip --crop-padding 40
 expect 78 "--schedule expects fixed, budgeted or adaptive, found 'greedy'" -- "$bin" train --data "$tmp/test.h5" \
   --schedule greedy
 expect 78 "log-level: expected error, warn, info or debug, found \"verbose\"" -- "$bin" train --data "$tmp/test.h5" \
