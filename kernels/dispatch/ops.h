@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kernels/common/device.h"
+#include "kernels/common/pair_loss_params.h"
 #include "kernels/cpu/conv_dnnl.h"
 #include "kernels/cpu/pool.h"
 
@@ -97,6 +98,13 @@ struct XentTotals {
 // may be null; the totals come back to the host (the GPU waits for them).
 XentTotals softmax_xent(Device d, const float* logits, const int32_t* labels, int64_t n, int64_t k,
                         float grad_scale, float* dlogits, float* per_loss, uint8_t* correct);
+
+// TRADES and MART (kernels/cpu/pair_loss.h): adv and clean logits [n, k]; the gradients
+// into either (optional), per_loss and correct (optional; correct: argmax(adv) == label);
+// the totals come back to the host. On a GPU the totals are summed in example order.
+XentTotals pair_loss(Device d, const kernels::PairLossParams& p, const float* adv, const float* clean,
+                     const int32_t* labels, int64_t n, int64_t k, float grad_scale, float* dadv, float* dclean,
+                     float* per_loss, uint8_t* correct);
 
 struct RandomKey {  // as kernels/cpu/pgd.h: Philox (seed, stream), counter sub, first element
   uint64_t seed = 0;

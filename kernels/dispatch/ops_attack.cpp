@@ -3,7 +3,9 @@
 #include "kernels/dispatch/ops.h"
 
 #include <cstring>
+#include <vector>
 
+#include "kernels/cpu/pair_loss.h"
 #include "kernels/cpu/pgd.h"
 #include "kernels/cpu/softmax_xent.h"
 #include "kernels/dispatch/dispatch_internal.h"
@@ -13,6 +15,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/eltwise.cuh"
 #include "kernels/cuda/pgd.cuh"
+#include "kernels/cuda/pair_loss.cuh"
 #include "kernels/cuda/softmax_xent.cuh"
 #endif
 
@@ -67,6 +70,34 @@ XentTotals softmax_xent(Device d, const float* logits, const int32_t* labels, in
   if (d == Device::kCuda) detail::unavailable(d, "softmax_xent");
 #endif
   auto t = kernels::softmax_xent_cpu(logits, labels, n, k, grad_scale, dlogits, per_loss, correct);
+  return {t.loss_sum, t.correct};
+}
+
+XentTotals pair_loss(Device d, const kernels::PairLossParams& p, const float* adv, const float* clean,
+                     const int32_t* labels, int64_t n, int64_t k, float grad_scale, float* dadv, float* dclean,
+                     float* per_loss, uint8_t* correct) {
+#if RAMPART_HAVE_CUDA
+  if (d == Device::kCuda) {
+    // The kernel writes per-example loss and correctness always; the totals are summed on
+    // the host in example order (fixed, so every run gives the same bits).
+    static thread_local XentScratch scratch;
+    scratch.reserve(n);
+    float* loss = per_loss ? per_loss : scratch.loss;
+    uint8_t* ok = correct ? correct : scratch.ok;
+    cuda::pair_loss(p, adv, clean, labels, n, int(k), grad_scale, dadv, dclean, loss, ok, detail::stream());
+    std::vector<float> hl(static_cast<size_t>(n));
+    std::vector<uint8_t> hok(static_cast<size_t>(n));
+    CUDA_CHECK(cudaMemcpyAsync(hl.data(), loss, sizeof(float) * size_t(n), cudaMemcpyDeviceToHost, detail::stream()));
+    CUDA_CHECK(cudaMemcpyAsync(hok.data(), ok, size_t(n), cudaMemcpyDeviceToHost, detail::stream()));
+    CUDA_CHECK(cudaStreamSynchronize(detail::stream()));
+    XentTotals t;
+    for (int64_t e = 0; e < n; ++e) { t.loss_sum += hl[size_t(e)]; t.correct += hok[size_t(e)]; }
+    return t;
+  }
+#else
+  if (d == Device::kCuda) detail::unavailable(d, "pair_loss");
+#endif
+  auto t = kernels::pair_loss_cpu(p, adv, clean, labels, n, k, grad_scale, dadv, dclean, per_loss, correct);
   return {t.loss_sum, t.correct};
 }
 

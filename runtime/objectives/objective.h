@@ -1,7 +1,7 @@
 // The loss that training, attacks and evaluation share: a function of a batch's logits,
 // its labels and, for losses that compare two predictions, the logits of the clean input.
 //
-// Adding a loss (TRADES' KL(p_clean || p_adv), MART) touches 3 files:
+// Adding a loss (cross_entropy.h; pair_losses.h: TRADES and MART) touches 3 files:
 //   runtime/objectives/<name>.h, runtime/objectives/<name>.cpp   the class (compute())
 //   runtime/objectives/objective_registry.cpp                    one line: name -> class
 // and a test (tests/runtime/test_objectives.cpp: values and gradients against finite
@@ -56,8 +56,15 @@ class Objective {
   virtual ObjectiveTotals compute(const LossInput& in, const LossOutput& out) const = 0;
 };
 
-// The loss called `name` ("ce"); ConfigError listing the known names otherwise.
-std::unique_ptr<Objective> make_objective(const std::string& name);
+// A loss's parameters: TRADES' and MART's beta (the weight of the KL term; 6 in both
+// papers' CIFAR-10 settings). Losses without parameters ignore them.
+struct ObjectiveParams {
+  double beta = 6.0;
+};
+
+// The loss called `name` ("ce", "trades", "trades-kl", "mart"); ConfigError listing the
+// known names otherwise, or for a beta outside [0, 1e6].
+std::unique_ptr<Objective> make_objective(const std::string& name, const ObjectiveParams& params = {});
 // The known names, in the registry's order.
 std::vector<std::string> objective_names();
 
