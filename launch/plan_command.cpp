@@ -106,6 +106,10 @@ int run_plan(const std::vector<std::string>& args) {
   StepCosts measured;
   if (given) {
     measured = read_step_costs(vm["step-costs"].as<std::string>());
+    // The passes per step are the loss's, whatever loss the file was measured for.
+    const CalibrationOptions o = calibration_for(cfg);
+    measured.train_forwards = o.train_forwards;
+    measured.train_backwards = o.train_backwards;
   } else {
     std::vector<uint8_t> im(n * set.image_elems()), lab(n);
     set.read_range(0, n, im.data(), lab.data());

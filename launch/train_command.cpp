@@ -38,6 +38,8 @@ po::options_description train_options() {
       ("warmup", po::value<double>()->default_value(0.1), "fraction of all steps for linear warm-up (warmup-cosine)")
       ("momentum", po::value<double>()->default_value(0.9), "SGD momentum")
       ("weight-decay", po::value<double>()->default_value(5e-4), "SGD weight decay")
+      ("loss", po::value<std::string>()->default_value("ce"), "training objective: ce (Madry PGD-AT), trades (CE(clean) + beta KL(clean || adv), attacked on the KL) or mart (Wang et al.)")
+      ("beta", po::value<double>()->default_value(6.0), "trades, mart: the weight of the KL term")
       ("attack", po::value<std::string>()->default_value("pgd"), "training attack: pgd, fgsm, fgsm-rs, pgd-l2 or none")
       ("eps", po::value<float>()->default_value(0.1f), "attack radius (L-inf unless pgd-l2), pixels in [0,1]")
       ("alpha", po::value<float>()->default_value(0.025f), "attack step size")
@@ -95,6 +97,8 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.warmup = checked_real(vm, "warmup", 0, 1, /*lo_open=*/false, /*hi_open=*/true);
   c.momentum = checked_real(vm, "momentum", 0, 1, /*lo_open=*/false, /*hi_open=*/true);
   c.weight_decay = checked_real(vm, "weight-decay", 0, 1);
+  c.loss = vm["loss"].as<std::string>();
+  c.beta = checked_real(vm, "beta", 0, 1e6);
   c.attack = vm["attack"].as<std::string>();
   c.eps = vm["eps"].as<float>();     // the attack's own checks (runtime/attacks) name these
   c.alpha = vm["alpha"].as<float>();

@@ -19,7 +19,9 @@ nlohmann::json StepCosts::to_json() const {
           {"optimizer_s", optimizer_s},
           {"data_s", data_s},
           {"local_batch", local_batch},
-          {"measured_world", measured_world}};
+          {"measured_world", measured_world},
+          {"train_forwards", train_forwards},
+          {"train_backwards", train_backwards}};
 }
 
 StepCosts StepCosts::from_json(const nlohmann::json& j) {
@@ -35,6 +37,8 @@ StepCosts StepCosts::from_json(const nlohmann::json& j) {
   c.data_s = j.value("data_s", 0.0);
   c.local_batch = j.value("local_batch", 1);
   c.measured_world = j.value("measured_world", 1);
+  c.train_forwards = j.value("train_forwards", 1.0);
+  c.train_backwards = j.value("train_backwards", 1.0);
   return c;
 }
 
@@ -107,7 +111,9 @@ double allreduce_at(const StepCosts& c, int world, const NetworkModel& net, doub
 
 namespace {
 double attack_unit(const StepCosts& c) { return c.fwd_s + c.bwd_input_s + c.pgd_update_s; }
-double fixed_compute(const StepCosts& c) { return c.fwd_s + c.bwd_full_s + c.optimizer_s + c.data_s; }
+double fixed_compute(const StepCosts& c) {
+  return c.train_forwards * c.fwd_s + c.train_backwards * c.bwd_full_s + c.optimizer_s + c.data_s;
+}
 double exposed_comm(const StepCosts& c, int world, const NetworkModel& net, double grad_bytes) {
   const double hidden = std::clamp(c.overlap_fraction, 0.0, 1.0);
   return (1.0 - hidden) * allreduce_at(c, world, net, grad_bytes);

@@ -23,6 +23,10 @@ struct StepCosts {
   double data_s = 0;            // loading and staging the batch (not hidden by prefetch)
   int local_batch = 1;
   int measured_world = 1;       // world size at which allreduce_s was measured
+  // Passes of a step besides the attack's, by the training loss: cross-entropy 1 forward and
+  // 1 backward; MART 3 and 2 (clean and attacked forwards, both backwards, the clean forward
+  // again before its backward); TRADES 4 and 2 (its attack also forwards the clean batch).
+  double train_forwards = 1, train_backwards = 1;
 
   nlohmann::json to_json() const;
   static StepCosts from_json(const nlohmann::json& j);

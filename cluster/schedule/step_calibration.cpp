@@ -42,6 +42,8 @@ StepCosts time_step_costs(const CalibrationPasses& p, const CalibrationOptions& 
     c.bwd_full_s = std::max(0.0, median_seconds(opt.repeats, p.train_pass) - c.fwd_s);
   }
   c.optimizer_s = median_seconds(opt.repeats, p.optimizer);
+  c.train_forwards = opt.train_forwards;
+  c.train_backwards = opt.train_backwards;
   // Every rank runs the same number of all-reduces; overlap is not assumed (0) until
   // measured epochs correct the fixed part.
   if (comm.size() > 1) c.allreduce_s = median_seconds(opt.repeats, p.allreduce);

@@ -18,6 +18,8 @@ struct CalibrationOptions {
   // Passes of the final evaluation per image: attack passes and extra forwards.
   double eval_attack_passes = 21;  // e.g. FGSM (1) + PGD-20 x 1 restart
   double eval_forwards = 3;        // clean + one per attack
+  // The training loss's passes besides the attack's (StepCosts::train_forwards, _backwards).
+  double train_forwards = 1, train_backwards = 1;
 };
 
 // The passes to time, each a callable that runs one whole pass and returns when it

@@ -20,6 +20,10 @@ AttackConfig training_attack(const TrainConfig& c) {
   if (a.empty()) throw std::invalid_argument("training_attack: --attack none builds no attack; check for it first");
   validate(a[0], "training attack");
   a[0].bn_batch_stats = attack_bn_batch_stats(c);
+  // TRADES climbs its KL term; MART, like Madry, cross-entropy. Both start near the clean
+  // point, as their reference code does.
+  if (c.loss == "trades") a[0].objective = "trades-kl";
+  if (c.loss == "trades" || c.loss == "mart") a[0].start_radius = 0.001f;
   return a[0];
 }
 
@@ -39,6 +43,8 @@ AttackConfig scheduled_attack(const AttackConfig& base, Policy policy, const Dec
   }
   a.early_stop_tau = early_stop_tau;
   a.bn_batch_stats = base.bn_batch_stats;
+  a.objective = base.objective;
+  a.start_radius = base.start_radius;
   validate(a, "scheduled training attack");
   return a;
 }
@@ -49,8 +55,8 @@ bool attack_bn_batch_stats(const TrainConfig& cfg) {
   if (cfg.attack_bn != "auto")
     throw ConfigError("attack-bn: expected auto, eval or train, found \"" + cfg.attack_bn + "\"");
   // What the reference code of the objective does: Madry PGD-AT as Rice et al. and Wong et al.
-  // run it (cross-entropy, the objective trained here) attacks the model in train mode.
-  return true;
+  // run it attacks the model in train mode; TRADES' and MART's code switch to eval mode.
+  return cfg.loss == "ce";
 }
 
 bool carries_perturbations(const TrainConfig& cfg) {
@@ -76,6 +82,9 @@ CalibrationOptions calibration_for(const TrainConfig& cfg) {
   CalibrationOptions o;
   o.eval_attack_passes = (cfg.eval_fgsm ? 1 : 0) + double(cfg.eval_steps) * cfg.eval_restarts;
   o.eval_forwards = 1 + (cfg.eval_fgsm ? 1 : 0) + 1;
+  // The step's passes besides the attack's: compute_backend.h's forward_loss and backward.
+  if (cfg.loss == "trades") { o.train_forwards = 4; o.train_backwards = 2; }
+  if (cfg.loss == "mart") { o.train_forwards = 3; o.train_backwards = 2; }
   return o;
 }
 

@@ -24,7 +24,8 @@ AttackConfig training_attack(const TrainConfig& cfg);
 
 // --attack-bn: whether the training attack's passes use batch statistics (train) or the
 // running ones (eval); auto: what the objective's reference code does (train for Madry's
-// cross-entropy PGD-AT as Rice et al. run it). ConfigError for another word.
+// cross-entropy PGD-AT as Rice et al. run it, eval for TRADES and MART). ConfigError for
+// another word.
 bool attack_bn_batch_stats(const TrainConfig& cfg);
 
 // The attack a decision asks for. fixed: `base`, unless the guard raised K (then PGD-K

@@ -45,7 +45,9 @@ class DeviceBackend final : public ComputeBackend {
  public:
   DeviceBackend(Device d, Model& model, Sgd* sgd, Communicator& comm, int64_t bucket_bytes)
       : d_(d), model_(model), sgd_(sgd), comm_(comm), labels_(d), carried_has_(d) {
-    for (Tensor* t : {&x_dev_, &x_adv_, &dlogits_, &carried_delta_, &per_loss_}) t->set_device(d);
+    for (Tensor* t : {&x_dev_, &x_adv_, &dlogits_, &carried_delta_, &per_loss_, &clean_logits_, &dclean_,
+                      &saved_buffers_})
+      t->set_device(d);
     model_.to(d_);  // refuses, naming them, layers that cannot run on d
     if (!sgd_) return;  // evaluation only
     sgd_->to(d_);
@@ -104,16 +106,28 @@ class DeviceBackend final : public ComputeBackend {
     return x_adv_host_;
   }
 
+  void set_training_loss(const std::string& name, const ObjectiveParams& params) override {
+    loss_ = make_objective(name, params);
+  }
+
   LossTotals forward_loss(float grad_scale) override {
     if (n_ == 0) return {};
+    pair_ = loss_->needs_reference();
+    if (pair_) {
+      if (!attacked_) throw std::logic_error("ComputeBackend::forward_loss: " + loss_->name() + " needs an attack");
+      clean_logits_.copy_from(model_.forward(*x_, Mode::kTrain));
+      dclean_.resize(clean_logits_.shape());
+    }
     const Tensor& logits = model_.forward(attacked_ ? x_adv_ : *x_, Mode::kTrain);
     dlogits_.resize(logits.shape());
     per_loss_.resize({n_});
     LossOutput out;
     out.grad_scale = grad_scale;
     out.dlogits = dlogits_.data();
+    out.dreference = pair_ ? dclean_.data() : nullptr;
     out.per_loss = per_loss_.data();
-    const ObjectiveTotals tot = loss_->evaluate({logits.data(), labels(), n_, logits.dim(1), nullptr, d_}, out);
+    const ObjectiveTotals tot = loss_->evaluate(
+        {logits.data(), labels(), n_, logits.dim(1), pair_ ? clean_logits_.data() : nullptr, d_}, out);
     return {tot.loss_sum, tot.correct};
   }
 
@@ -121,7 +135,18 @@ class DeviceBackend final : public ComputeBackend {
     training_only("backward_allreduce");
     // A rank with no examples in this batch still takes part, with zero gradients.
     auto backward = [&](const Model::GradReadyFn& ready) {
-      if (n_ > 0) {
+      if (n_ > 0 && pair_) {
+        // The attacked branch (the model holds its activations), then the clean one: its
+        // forward again, with the running statistics it would move put back, and its
+        // gradients added; the buckets go out as this second backward finishes them.
+        model_.backward(dlogits_, false, true);
+        const int64_t nb = model_.num_buffer_values();
+        saved_buffers_.resize({std::max<int64_t>(nb, 1)});
+        if (nb) ops::copy(d_, saved_buffers_.data(), model_.work_buffers(), nb);
+        model_.forward(*x_, Mode::kTrain);
+        if (nb) ops::copy(d_, model_.work_buffers(), saved_buffers_.data(), nb);
+        model_.backward(dclean_, false, true, ready, /*accumulate=*/true);
+      } else if (n_ > 0) {
         model_.backward(dlogits_, false, true, ready);
       } else {
         kernels::zero_bytes(d_, model_.work_grads(), sizeof(float) * size_t(model_.num_params()));
@@ -200,6 +225,10 @@ class DeviceBackend final : public ComputeBackend {
   const Tensor* x_ = nullptr;          // the batch on the device
   const int32_t* labels_host_ = nullptr;
   Tensor x_dev_, x_adv_, dlogits_, x_adv_host_, carried_delta_, per_loss_;
+  // Losses of two predictions: the clean batch's logits and their gradient; the running
+  // statistics kept across the clean branch's second forward.
+  bool pair_ = false;
+  Tensor clean_logits_, dclean_, saved_buffers_;
   Buffer<int32_t> labels_;
   Buffer<uint8_t> carried_has_;
 };

@@ -21,6 +21,7 @@
 #include "runtime/attacks/attack.h"
 #include "runtime/data/dataset.h"
 #include "runtime/evaluate.h"
+#include "runtime/objectives/objective.h"
 #include "runtime/model.h"
 #include "runtime/optimizer.h"
 
@@ -45,6 +46,9 @@ class ComputeBackend {
   // Collective when the world has more than one rank.
   virtual StepCosts calibrate(const Tensor& x, const int32_t* labels, const CalibrationOptions& opt) = 0;
 
+  // The training loss (runtime/objectives: "ce", "trades", "mart"); "ce" until set.
+  virtual void set_training_loss(const std::string& name, const ObjectiveParams& params) = 0;
+
   // --- One training step, in this order ---------------------------------------
   // x: [n, C, H, W] in [0,1], labels: [n], this rank's part of the batch (n may be 0).
   // Both must stay valid and unchanged until forward_loss() returns.
@@ -55,11 +59,15 @@ class ComputeBackend {
                              const CarriedStart* carried = nullptr) = 0;
   // The last attack's output on the host, [n, C, H, W] (to carry it to the next epoch).
   virtual const Tensor& adversarial_host() = 0;
-  // Training-mode forward and softmax cross-entropy; the gradient of the logits is
-  // kept for backward, scaled by grad_scale (1 / global batch: the all-reduce sums).
+  // Training-mode forward and the training loss; the gradient of the logits is kept for
+  // backward, scaled by grad_scale (1 / global batch: the all-reduce sums). A loss of two
+  // predictions (TRADES, MART) forwards the clean batch, then the attacked one, in train
+  // mode (batchnorm's running statistics move twice, as in the reference code).
   virtual LossTotals forward_loss(float grad_scale) = 0;
   // Backward of that loss; gradients are all-reduced bucket by bucket while backward
-  // runs on earlier layers. On return they hold the sum over ranks.
+  // runs on earlier layers. On return they hold the sum over ranks. A loss of two
+  // predictions backpropagates the attacked branch, then forwards the clean batch again
+  // (its running statistics restored afterwards) and backpropagates the clean branch.
   virtual GradReducer::Stats backward_allreduce() = 0;
   // SGD with momentum on the summed gradients.
   virtual void sgd_step(double lr) = 0;

@@ -11,6 +11,7 @@
 #include "runtime/attacks/attack_registry.h"
 #include "runtime/data/augment.h"
 #include "runtime/errors.h"
+#include "runtime/objectives/objective.h"
 
 namespace rampart {
 
@@ -46,6 +47,12 @@ void validate_schedule(const TrainConfig& cfg) {
   if (cfg.probe_steps < 1 || cfg.probe_images < 1)
     throw ConfigError("the guard's probe needs at least 1 step and 1 image");
   carries_perturbations(cfg);  // ConfigError for an unknown --attack-init
+  if (cfg.loss != "ce" && cfg.loss != "trades" && cfg.loss != "mart")
+    throw ConfigError("loss: expected ce, trades or mart, found \"" + cfg.loss + "\"");
+  make_objective(cfg.loss, {cfg.beta});  // and beta's range
+  if (cfg.loss != "ce" && cfg.attack == "none")
+    throw ConfigError("--loss " + cfg.loss + " compares the clean and the attacked prediction: it needs an attack, "
+                      "found --attack none; use --attack pgd");
   attack_bn_batch_stats(cfg);  // and for an unknown --attack-bn
   parse_augment(cfg.augment);  // and for an unknown --augment
   if (cfg.budget.limited() && cfg.attack == "none")

@@ -29,6 +29,10 @@ struct TrainConfig {
   std::string lr_schedule = "warmup-cosine";
   double warmup = 0.1;
   double momentum = 0.9, weight_decay = 5e-4;
+  // Training objective: "ce" (Madry PGD-AT), "trades" or "mart" (runtime/objectives), with
+  // beta, the weight of their KL term.
+  std::string loss = "ce";
+  double beta = 6.0;
   // Training attack
   std::string attack = "pgd";  // pgd, fgsm-rs, pgd-l2, none
   float eps = 0.1f, alpha = 0.025f;
@@ -39,7 +43,8 @@ struct TrainConfig {
   std::string attack_init;
   // Batchnorm statistics in the training attack's passes: "train" (the batch's, updating the
   // running ones: PyTorch's train mode), "eval" (the running ones) or "auto" (the objective's
-  // reference: train for cross-entropy PGD-AT). Evaluation always uses the running ones.
+  // reference: train for cross-entropy PGD-AT, eval for TRADES and MART). Evaluation always
+  // uses the running ones.
   std::string attack_bn = "auto";
   // Final evaluation
   int eval_steps = 20;

@@ -123,6 +123,7 @@ void Trainer::resume() {
 void Trainer::make_backend() {
   backend_ = make_compute_backend(cfg_.device, *model_, &*sgd_, comm_, cfg_.local_rank,
                                   int64_t(cfg_.bucket_mb * 1024 * 1024));
+  backend_->set_training_loss(cfg_.loss, {cfg_.beta});
   if (adversarial_) backend_->check_attack(attack_);
   // The final evaluation's settings and test set, checked now rather than after the training.
   if (!cfg_.test_data.empty()) test_eval_attacks(cfg_, *backend_, example_, model_->num_classes());

@@ -2,6 +2,7 @@
 // input gradient, step and projection)], keeping the last or the best iterate.
 #include "runtime/attacks/attack.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/dispatch/ops.h"
@@ -53,7 +54,8 @@ void Attacker::start(const Tensor& x, const AttackConfig& cfg, const RandomKey& 
   const Device d = x.device();
   const ThreatBall& ball = threat_ball(cfg.norm);
   x_cur_.resize(x.shape());
-  if (cfg.random_start) ball.random_start(d, x_cur_.data(), x.data(), n, dim, cfg.eps, key);
+  const float radius = cfg.start_radius >= 0 ? std::min(cfg.start_radius, cfg.eps) : cfg.eps;
+  if (cfg.random_start) ball.random_start(d, x_cur_.data(), x.data(), n, dim, radius, key);
   else ops::copy(d, x_cur_.data(), x.data(), x.size());
   if (carried && carried->delta && carried->has) {
     try {

@@ -21,6 +21,9 @@ struct AttackConfig {
   int steps = 7;
   int restarts = 1;
   bool random_start = true;
+  // The random start's radius: -1 is eps (Madry); TRADES' and MART's code start close to
+  // the clean point (x + 0.001 N(0, 1)): rampart draws uniformly in a 0.001 box there.
+  float start_radius = -1;
   // Keep, per example, the strongest iterate seen (misclassified first, then the
   // highest loss) instead of the last one. Evaluation turns this on; Madry's
   // training uses the last iterate.

@@ -162,7 +162,7 @@ TEST(Attack, UnknownObjectiveIsAConfigError) {
   AttackConfig a = pgd_config(0.1f, 0.01f, 3);
   a.objective = "hinge";
   expect_config_error([&] { validate(a, "eval --attack pgd"); },
-                      "eval --attack pgd: objective: expected ce, found \"hinge\"");
+                      "eval --attack pgd: objective: expected ce, trades, trades-kl, mart, found \"hinge\"");
 }
 
 TEST(ThreatBall, StepsStayInTheBallAndTheBox) {
