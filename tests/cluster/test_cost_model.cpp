@@ -37,6 +37,23 @@ TEST(CostModel, StepIsTheSumOfItsParts) {
   EXPECT_NEAR(predict_step(c, 3, 8, NetworkModel{}, 0) - predict_step(c, 2, 8, NetworkModel{}, 0), 0.023, 1e-15);
 }
 
+// TRADES and MART run more passes besides the attack's (compute_backend.h): the step counts
+// them, and they survive the JSON of `plan --json` / --step-costs.
+TEST(CostModel, TheLossesExtraPassesAreCounted) {
+  StepCosts c{0.010, 0.012, 0.020, 0.001, 0.004, 0.5, 0.001, 0.002, 0.003, 64, 8};
+  const double ce = predict_step(c, 7, 1, NetworkModel{}, 0);
+  c.train_forwards = 4;
+  c.train_backwards = 2;
+  EXPECT_NEAR(predict_step(c, 7, 1, NetworkModel{}, 0) - ce, 3 * 0.010 + 1 * 0.020, 1e-15);
+  const StepCosts back = StepCosts::from_json(c.to_json());
+  EXPECT_EQ(back.train_forwards, 4);
+  EXPECT_EQ(back.train_backwards, 2);
+  nlohmann::json old = c.to_json();  // written before the field existed: cross-entropy's
+  old.erase("train_forwards");
+  old.erase("train_backwards");
+  EXPECT_EQ(StepCosts::from_json(old).train_forwards, 1);
+}
+
 TEST(CostModel, RingAllReduceMatchesTheFormulaAndIsMonotone) {
   const NetworkModel net = network_from_bus_bandwidth(25, 10e-6);
   EXPECT_DOUBLE_EQ(net.beta_s_per_byte, 1.0 / 25e9);
