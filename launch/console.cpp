@@ -52,6 +52,11 @@ void Console::on_start(const nlohmann::json& info) {
                (long long)info["train_images"].get<int64_t>(),
                (long long)info["batches_per_epoch"].get<int64_t>(), info["epochs"].get<int>(),
                info["attack"].get<std::string>().c_str(), info["eps"].get<double>(), info["attack_steps"].get<int>());
+  const std::string loss = info.value("loss", std::string("ce"));
+  if (loss != "ce")
+    std::fprintf(stderr, "rampart: loss %s (beta %.3g), the attack climbing %s with batchnorm in %s mode\n",
+                 loss.c_str(), info.value("beta", 0.0), info.value("attack_objective", std::string("ce")).c_str(),
+                 info.value("attack_bn", std::string("eval")).c_str());
 }
 
 void Console::on_step(const StepInfo& s) {

@@ -163,7 +163,13 @@ void Trainer::report_start() {
                          {"parameters", model_->num_params()}, {"train_images", n_train_},
                          {"batches_per_epoch", batches_}, {"epochs", cfg_.epochs}, {"start_step", start_step_},
                          {"attack", adversarial_ ? attack_.name : "none"}, {"eps", cfg_.eps},
-                         {"attack_steps", adversarial_ ? attack_.steps : 0}};
+                         {"attack_steps", adversarial_ ? attack_.steps : 0}, {"loss", cfg_.loss},
+                         {"augment", cfg_.augment}};
+  if (adversarial_) {
+    info["attack_objective"] = attack_.objective;
+    info["attack_bn"] = attack_.bn_batch_stats ? "train" : "eval";
+  }
+  if (cfg_.loss != "ce") info["beta"] = cfg_.beta;
   if (scheduled_) {
     info["schedule"] = to_string(policy_);
     info["probe_every"] = probe_every_;
