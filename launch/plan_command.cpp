@@ -107,11 +107,11 @@ int run_plan(const std::vector<std::string>& args) {
   if (given) {
     measured = read_step_costs(vm["step-costs"].as<std::string>());
   } else {
-    std::vector<uint8_t> im(n * set.image_elems()), lab(n);
-    set.read_range(0, n, im.data(), lab.data());
+    std::vector<uint8_t> im(n * set.image_elems());
+    std::vector<int32_t> y(n);
+    set.read_range(0, n, im.data(), y.data());
     Tensor x;
     images_to_tensor(im.data(), n, set.channels(), set.height(), set.width(), x);
-    std::vector<int32_t> y(lab.begin(), lab.end());
     // Timed on the device the plan is for (--device), as training will run there.
     auto self = make_self_communicator();
     try {

@@ -91,7 +91,7 @@ TEST_F(DataCommand, Cifar10WritesTrainAndTest) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("wrote " + dir_ + "/out/train.h5: 5 images of 3x32x32, 10 classes"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("wrote " + dir_ + "/out/test.h5: 1 images of 3x32x32, 10 classes"), std::string::npos) << r.out;
-  EXPECT_EQ(Dataset(dir_ + "/out/train.h5").labels(), (std::vector<uint8_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(Dataset(dir_ + "/out/train.h5").labels(), (std::vector<int32_t>{0, 1, 2, 3, 4}));
   // --json: one object; --pad and --channels pass through.
   const CliResult j = rampart({"data", "import", "--format", "cifar10", "--in", dir_, "--out", dir_ + "/o2", "--pad", "4",
                          "--json"});
@@ -117,11 +117,11 @@ TEST_F(DataCommand, SvhnAndCifar100Labels) {
   std::ofstream(d + "/test.bin", std::ios::binary) << rec;
   r = rampart({"data", "import", "--format", "cifar100", "--in", d, "--out", dir_ + "/f"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(Dataset(dir_ + "/f/test.h5").labels(), (std::vector<uint8_t>{42}));
+  EXPECT_EQ(Dataset(dir_ + "/f/test.h5").labels(), (std::vector<int32_t>{42}));
   r = rampart({"data", "import", "--format", "cifar100", "--in", d, "--out", dir_ + "/c", "--labels", "coarse"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Dataset(dir_ + "/c/test.h5").classes(), 20);
-  EXPECT_EQ(Dataset(dir_ + "/c/test.h5").labels(), (std::vector<uint8_t>{3}));
+  EXPECT_EQ(Dataset(dir_ + "/c/test.h5").labels(), (std::vector<int32_t>{3}));
 }
 
 TEST_F(DataCommand, RefusedCommandLines) {

@@ -210,7 +210,8 @@ std::string make_tree(const TempDir& dir, int size_w = 8, int size_h = 6) {
 }
 
 std::vector<uint8_t> image_at(const Dataset& ds, int64_t i) {
-  std::vector<uint8_t> img(size_t(ds.image_elems())), label(1);
+  std::vector<uint8_t> img(size_t(ds.image_elems()));
+  std::vector<int32_t> label(1);
   ds.read_range(i, i + 1, img.data(), label.data());
   return img;
 }
@@ -235,14 +236,15 @@ TEST(FolderImport, SplitsClassesInSortedOrderExactPixels) {
   EXPECT_EQ(train.image_shape(), (Shape{3, 6, 8}));
   EXPECT_EQ(train.classes(), 2);
   // cat (0) before dog (1); in cat, its own files before the subfolder's; then sorted names.
-  EXPECT_EQ(train.labels(), (std::vector<uint8_t>{0, 0, 1, 1}));
+  EXPECT_EQ(train.labels(), (std::vector<int32_t>{0, 0, 1, 1}));
   const int seeds[4] = {1, 4, 2, 3};
   for (int i = 0; i < 4; ++i) EXPECT_EQ(image_at(train, i), chw(rgb_pattern(6, 8, seeds[i]), 6, 8)) << i;
   h5::File f = h5::File::open(dir / "out/train.h5");
   EXPECT_EQ(f.root().attr_string("class_names"), R"(["cat","dog"])");
+  EXPECT_EQ(f.root().dataset("labels").dtype(), h5::DType::kUInt8);  // int64 only above 256 classes
   EXPECT_EQ(f.root().attr_string("source"), "folder train: " + root + "/train");
   Dataset val(dir / "out/val.h5");
-  EXPECT_EQ(val.labels(), (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(val.labels(), (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(image_at(val, 1), chw(rgb_pattern(6, 8, 6), 6, 8));
 }
 
@@ -268,7 +270,7 @@ TEST(FolderImport, OneSplitOfClassFoldersWithResizeAndGrey) {
   EXPECT_EQ(out[0].split, "data");
   Dataset ds(dir / "out/data.h5");
   EXPECT_EQ(ds.image_shape(), (Shape{3, 4, 4}));
-  EXPECT_EQ(ds.labels(), (std::vector<uint8_t>{0, 1, 1}));
+  EXPECT_EQ(ds.labels(), (std::vector<int32_t>{0, 1, 1}));
   // 8x12 -> 4x6 (area: 2x2 blocks), crop left 1: columns of 60, 60, 180, 180.
   const auto a = image_at(ds, 0);
   for (int c = 0; c < 3; ++c)
