@@ -302,6 +302,39 @@ TEST(FolderImport, DeterministicWhateverTheThreads) {
   EXPECT_EQ(import_folder(root, dir / "pad", one, io)[0].height, 9);
 }
 
+// More than 256 classes (ImageNet-1k has 1000): /labels is written as int64. Each class's image
+// carries its number in its first two pixels, so labels are checked against the images.
+TEST(FolderImport, MoreThan256ClassesGetInt64Labels) {
+  TempDir dir;
+  const std::string root = dir / "many";
+  const int classes = 300;
+  for (int c = 0; c < classes; ++c) {
+    char name[8];
+    std::snprintf(name, sizeof name, "c%03d", c);  // sorted by name = by number
+    fs::create_directories(root + "/" + name);
+    std::vector<uint8_t> rgb(2 * 2 * 3, 7);
+    rgb[0] = uint8_t(c % 256);
+    rgb[1] = uint8_t(c / 256);
+    write_png_rgb(root + "/" + name + "/a.png", 2, 2, rgb);
+  }
+  const auto out = import_folder(root, dir / "out");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].classes, classes);
+  h5::File f = h5::File::open(dir / "out/data.h5");
+  EXPECT_EQ(f.root().dataset("labels").dtype(), h5::DType::kInt64);
+  EXPECT_EQ(f.root().dataset("labels").read<int64_t>()[299], 299);
+  Dataset ds(dir / "out/data.h5");
+  EXPECT_EQ(ds.classes(), classes);
+  ASSERT_EQ(ds.size(), classes);
+  std::vector<uint8_t> img(size_t(ds.image_elems()));
+  std::vector<int32_t> label(1);
+  for (int64_t i = 0; i < ds.size(); ++i) {
+    ds.read_range(i, i + 1, img.data(), label.data());
+    EXPECT_EQ(label[0], i);
+    EXPECT_EQ(img[0] + 256 * img[4], label[0]) << i;  // [C, H, W]: R then G of pixel (0, 0)
+  }
+}
+
 TEST(FolderErrors, MissingEmptyAndMismatchedFolders) {
   TempDir dir;
   expect_error([&] { import_folder(dir / "nope", dir / "out"); }, kExitNoInput,

@@ -91,6 +91,15 @@ TEST(IdxImportClasses, CountFollowsLabelsOrIsChecked) {
   expect_error([&] { import_idx(dir / "img", dir / "lab", dir / "b.h5", "x", 10); }, kExitDataErr,
                {"label 12 at index 1 is out of range", "expected labels in [0, 10)"});
   EXPECT_FALSE(std::filesystem::exists(dir / "b.h5"));
+  // The writer stores uint8 up to 256 classes and int64 above (dataset.h), and bounds the count.
+  import_idx(dir / "img", dir / "lab", dir / "c.h5", "x", 256);
+  EXPECT_EQ(h5::File::open(dir / "c.h5").root().dataset("labels").dtype(), h5::DType::kUInt8);
+  import_idx(dir / "img", dir / "lab", dir / "d.h5", "x", 257);
+  EXPECT_EQ(h5::File::open(dir / "d.h5").root().dataset("labels").dtype(), h5::DType::kInt64);
+  EXPECT_EQ(Dataset(dir / "d.h5").labels(), (std::vector<int32_t>{0, 12, 4}));
+  expect_error([&] { import_idx(dir / "img", dir / "lab", dir / "e.h5", "x", int(kMaxClasses) + 1); }, kExitDataErr,
+               {"1000001 classes: expected 1 to 1000000"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "e.h5"));
 }
 
 TEST(IdxImportReshape, PadAndReplicateTheGreyChannel) {
