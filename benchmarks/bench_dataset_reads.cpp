@@ -25,11 +25,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 void copy_as(const Dataset& src, const std::string& path, h5::Integrity integrity) {
-  std::vector<uint8_t> images(size_t(src.size() * src.image_elems())), labels(size_t(src.size()));
+  std::vector<uint8_t> images(size_t(src.size() * src.image_elems()));
+  std::vector<int32_t> labels(size_t(src.size()));
   src.read_range(0, src.size(), images.data(), labels.data());
   h5::write_atomically(path, [&](h5::File& f) {
     f.root().write<uint8_t>("images", {src.size(), src.channels(), src.height(), src.width()}, images, integrity);
-    f.root().write<uint8_t>("labels", {src.size()}, labels, integrity);
+    if (src.classes() <= kMaxUInt8Classes)  // as the importers store them
+      f.root().write<uint8_t>("labels", {src.size()}, std::vector<uint8_t>(labels.begin(), labels.end()), integrity);
+    else
+      f.root().write<int64_t>("labels", {src.size()}, std::vector<int64_t>(labels.begin(), labels.end()), integrity);
     f.root().set_attr("classes", int64_t(src.classes()));
   });
 }
@@ -42,7 +46,8 @@ std::pair<double, double> epoch(const std::string& path, int batch, uint64_t see
   std::vector<int64_t> order(size_t(set.size()));
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
-  std::vector<uint8_t> images(static_cast<size_t>(batch * set.image_elems())), labels(static_cast<size_t>(batch));
+  std::vector<uint8_t> images(static_cast<size_t>(batch * set.image_elems()));
+  std::vector<int32_t> labels(static_cast<size_t>(batch));
   t0 = std::chrono::steady_clock::now();
   for (size_t b = 0; b < order.size(); b += size_t(batch)) {
     std::vector<int64_t> rows(order.begin() + long(b), order.begin() + long(std::min(order.size(), b + size_t(batch))));

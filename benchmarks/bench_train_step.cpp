@@ -139,17 +139,18 @@ int run(int argc, char** argv) {
   const int n_batches = a.warmup + a.steps;
   const int64_t need = int64_t(n_batches) * a.batch, have = std::min(need, set.size());
   const int64_t img = set.image_elems();
-  std::vector<uint8_t> images(need * img), labels8(need);
-  set.read_range(0, have, images.data(), labels8.data());
+  std::vector<uint8_t> images(need * img);
+  std::vector<int32_t> labels(need);
+  set.read_range(0, have, images.data(), labels.data());
   for (int64_t r = have; r < need; ++r) {  // a small file: cycle through it
     std::memcpy(images.data() + r * img, images.data() + (r % have) * img, img);
-    labels8[r] = labels8[r % have];
+    labels[r] = labels[r % have];
   }
   std::vector<Tensor> xs(n_batches);
   std::vector<std::vector<int32_t>> ys(n_batches);
   for (int b = 0; b < n_batches; ++b) {
     images_to_tensor(images.data() + b * a.batch * img, a.batch, example[0], example[1], example[2], xs[b]);
-    ys[b].assign(labels8.begin() + b * a.batch, labels8.begin() + (b + 1) * a.batch);
+    ys[b].assign(labels.begin() + b * a.batch, labels.begin() + (b + 1) * a.batch);
   }
 
   Model model(expand_model(a.model, example, set.classes()), example);

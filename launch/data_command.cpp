@@ -49,7 +49,8 @@ int run_data(const std::vector<std::string>& args) {
     throw UsageError("data: expected the subcommand \"import\", found \"" + (args.empty() ? "" : args[0]) +
                      "\" (rampart data import --images I --labels L --out O, or --format F --in DIR --out OUTDIR)");
   po::options_description desc(
-      "rampart data import: convert a dataset to HDF5 (/images uint8 [N,C,H,W], /labels uint8 [N])\n"
+      "rampart data import: convert a dataset to HDF5 (/images uint8 [N,C,H,W], /labels [N]: uint8, or int64 above "
+      "256 classes)\n"
       "  IDX (MNIST, Fashion-MNIST):  --images I --labels L --out FILE\n"
       "  --format cifar10 | cifar100 | svhn | folder:  --in DIR --out OUTDIR (one OUTDIR/<split>.h5 a split)");
   desc.add_options()

@@ -19,15 +19,15 @@ namespace rampart {
 namespace {
 
 // --per-example: one row per evaluated image, in the set's order (written atomically).
-void write_examples(const std::string& path, const ExampleResults& r, const std::vector<uint8_t>& labels,
+void write_examples(const std::string& path, const ExampleResults& r, const std::vector<int32_t>& labels,
                     const std::vector<AttackConfig>& attacks) {
   const int64_t n = r.size();
-  std::vector<uint8_t> lab(static_cast<size_t>(n));
+  std::vector<int64_t> lab(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) lab[size_t(i)] = labels[size_t(r.index[size_t(i)])];
   nlohmann::json names = nlohmann::json::array();
   h5::write_atomically(path, [&](h5::File& f) {
     f.root().write<int64_t>("index", {n}, r.index);
-    f.root().write<uint8_t>("label", {n}, lab);
+    f.root().write<int64_t>("label", {n}, lab);
     f.root().write<float>("logits", {n, r.classes}, r.logits);
     f.root().write<uint8_t>("clean_correct", {n}, r.clean_correct);
     for (size_t a = 0; a < attacks.size(); ++a) {
@@ -92,7 +92,7 @@ int run_eval(const std::vector<std::string>& args) {
   // Checkpoints hold the host Model's bytes whatever device wrote them; a device
   // backend uploads them.
   Model model = model_from_checkpoint(ck, set.image_shape());
-  const std::vector<uint8_t>& labels = set.labels();
+  const std::vector<int32_t>& labels = set.labels();
   const int64_t max_label = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end());
   if (max_label >= model.num_classes())
     throw DataError(vm["data"].as<std::string>() + ": has label " + std::to_string(max_label) + " but the model has " +

@@ -111,11 +111,11 @@ int run_plan(const std::vector<std::string>& args) {
     measured.train_forwards = o.train_forwards;
     measured.train_backwards = o.train_backwards;
   } else {
-    std::vector<uint8_t> im(n * set.image_elems()), lab(n);
-    set.read_range(0, n, im.data(), lab.data());
+    std::vector<uint8_t> im(n * set.image_elems());
+    std::vector<int32_t> y(n);
+    set.read_range(0, n, im.data(), y.data());
     Tensor x;
     images_to_tensor(im.data(), n, set.channels(), set.height(), set.width(), x);
-    std::vector<int32_t> y(lab.begin(), lab.end());
     // Timed on the device the plan is for (--device), as training will run there.
     auto self = make_self_communicator();
     try {

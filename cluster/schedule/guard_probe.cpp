@@ -9,10 +9,10 @@ GuardProbe::GuardProbe(const Dataset& set, int64_t first, int64_t end, int rank,
   if (end <= first) return;
   auto [pb, pe] = rank_slice(first, end, rank, world);
   const int64_t C = set.channels(), H = set.height(), W = set.width();
-  std::vector<uint8_t> im((pe - pb) * C * H * W), lab(pe - pb);
-  if (pe > pb) set.read_range(pb, pe, im.data(), lab.data());
+  std::vector<uint8_t> im((pe - pb) * C * H * W);
+  y_.resize(size_t(pe - pb));
+  if (pe > pb) set.read_range(pb, pe, im.data(), y_.data());
   images_to_tensor(im.data(), pe - pb, C, H, W, x_);
-  y_.assign(lab.begin(), lab.end());
   first_ = pb - first;
 }
 

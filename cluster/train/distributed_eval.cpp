@@ -14,7 +14,7 @@ EvalCounts evaluate_shard_with(const AddEvalBatch& add, const EvalCounts& counts
   const int rank = comm.rank(), world = comm.size();
   auto [begin, end] = rank_slice(0, n, rank, world);  // a contiguous shard of the test set
   const int64_t C = set.channels(), H = set.height(), W = set.width(), img = C * H * W;
-  std::vector<uint8_t> images, lab;
+  std::vector<uint8_t> images;
   std::vector<int32_t> labels;
   Tensor x;
   const int64_t eb = std::max<int64_t>(1, std::min<int64_t>(batch, 256));
@@ -31,10 +31,9 @@ EvalCounts evaluate_shard_with(const AddEvalBatch& add, const EvalCounts& counts
     if (b >= end) continue;
     const int64_t m = std::min(eb, end - b);
     images.resize(m * img);
-    lab.resize(m);
-    set.read_range(b, b + m, images.data(), lab.data());
+    labels.resize(m);
+    set.read_range(b, b + m, images.data(), labels.data());
     images_to_tensor(images.data(), m, C, H, W, x);
-    labels.assign(lab.begin(), lab.end());
     add(x, labels.data(), b);
   }
   std::vector<double> packed = counts.pack();

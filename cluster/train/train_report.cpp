@@ -18,7 +18,7 @@ std::vector<AttackConfig> test_eval_attacks(const TrainConfig& cfg, const Comput
   if (found != example)
     throw DataError(cfg.test_data + ": images are " + shape_str(found) + " but the training images are " +
                     shape_str(example) + "; give a --test-data of the same kind as --data");
-  const std::vector<uint8_t>& labels = test_set.labels();
+  const std::vector<int32_t>& labels = test_set.labels();
   const int64_t max_label = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end());
   if (max_label >= classes)
     throw DataError(cfg.test_data + ": has label " + std::to_string(max_label) + " but the model has " +

@@ -105,9 +105,10 @@ class Trainer {
 
  private:
   using Clock = std::chrono::steady_clock;
-  // This rank's rows of the current epoch, in uint8 as stored.
+  // This rank's rows of the current epoch: images in uint8 as stored, labels as int32.
   struct Rows {
-    std::vector<uint8_t> images, labels;
+    std::vector<uint8_t> images;
+    std::vector<int32_t> labels;
     std::vector<int64_t> index;  // each row's index in the training set
   };
 

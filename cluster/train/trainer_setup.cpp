@@ -138,11 +138,11 @@ void Trainer::make_scheduler() {
   if (!restore) {
     // This rank's part of the first global batch, as read from the file (not trained on).
     auto [lb, le] = rank_slice(0, std::min(cfg_.batch, n_train_), rank_, world_);
-    std::vector<uint8_t> im((le - lb) * img_), lab(le - lb);
-    if (le > lb) train_set_->read_range(lb, le, im.data(), lab.data());
+    std::vector<uint8_t> im((le - lb) * img_);
+    std::vector<int32_t> yc(le - lb);
+    if (le > lb) train_set_->read_range(lb, le, im.data(), yc.data());
     Tensor xc;
     images_to_tensor(im.data(), le - lb, C_, H_, W_, xc);
-    std::vector<int32_t> yc(lab.begin(), lab.end());
     StepCosts sc = backend_->calibrate(xc, yc.data(), calibration_for(cfg_));
     const double grad_bytes = double(model_->num_params()) * sizeof(float);
     cost = CostModel(sc, cfg_.network.value_or(NetworkModel{}), grad_bytes);

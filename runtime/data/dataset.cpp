@@ -32,7 +32,11 @@ Dataset::Dataset(const std::string& path, int64_t limit)
   if (!file_.root().is_dataset("labels")) throw DataError(path + ": missing dataset /labels" + hint);
   h5::Dataset labels = file_.root().dataset("labels");
   images_.require(h5::DType::kUInt8, 4, "[N, C, H, W]");
-  labels.require(h5::DType::kUInt8, 1, "[N]");
+  const bool wide_labels = labels.dtype() == h5::DType::kInt64;
+  if ((labels.dtype() != h5::DType::kUInt8 && !wide_labels) || labels.rank() != 1)
+    throw DataError(labels.where() + ": expected uint8 [N] or int64 [N] (int64 where there are more than " +
+                    std::to_string(kMaxUInt8Classes) + " classes), found " + labels.dtype_str() + " " +
+                    shape_str(labels.shape()));
   const Shape& s = images_.shape();
   if (labels.shape()[0] != s[0])
     throw DataError(path + ": /images holds " + std::to_string(s[0]) + " images but /labels holds " +
@@ -43,8 +47,8 @@ Dataset::Dataset(const std::string& path, int64_t limit)
                     "); expected at least 1: import a non-empty set with `rampart data import`");
   if (!file_.root().has_attr("classes")) throw DataError(path + ": missing attribute 'classes' on /" + hint);
   int64_t classes = file_.root().attr_int("classes");
-  if (classes < 1 || classes > 256)
-    throw DataError(path + ": attribute 'classes': expected 1 to 256 for uint8 labels, found " +
+  if (classes < 1 || classes > kMaxClasses)
+    throw DataError(path + ": attribute 'classes': expected 1 to " + std::to_string(kMaxClasses) + ", found " +
                     std::to_string(classes));
   classes_ = int(classes);
   if (file_.root().has_attr("source")) source_ = file_.root().attr_string("source");
@@ -53,13 +57,29 @@ Dataset::Dataset(const std::string& path, int64_t limit)
   c_ = s[1];
   h_ = s[2];
   w_ = s[3];
-  labels_.resize(size_t(n_));
-  labels.read_rows<uint8_t>(0, n_, labels_.data());
-  for (int64_t i = 0; i < n_; ++i)
-    if (labels_[i] >= classes_)
-      throw DataError(path + ": /labels[" + std::to_string(i) + "] = " + std::to_string(labels_[i]) +
+  // Each label is checked in its stored type, before it is narrowed to int32.
+  auto check = [&](int64_t i, int64_t label) {
+    if (label < 0 || label >= classes_)
+      throw DataError(path + ": /labels[" + std::to_string(i) + "] = " + std::to_string(label) +
                       ": expected a label in [0, " + std::to_string(classes_) + ") (attribute 'classes' = " +
                       std::to_string(classes_) + ")");
+  };
+  labels_.resize(size_t(n_));
+  if (wide_labels) {
+    std::vector<int64_t> stored(static_cast<size_t>(n_));
+    labels.read_rows<int64_t>(0, n_, stored.data());
+    for (int64_t i = 0; i < n_; ++i) {
+      check(i, stored[size_t(i)]);
+      labels_[size_t(i)] = int32_t(stored[size_t(i)]);
+    }
+  } else {
+    std::vector<uint8_t> stored(static_cast<size_t>(n_));
+    labels.read_rows<uint8_t>(0, n_, stored.data());
+    for (int64_t i = 0; i < n_; ++i) {
+      check(i, stored[size_t(i)]);
+      labels_[size_t(i)] = stored[size_t(i)];
+    }
+  }
 }
 
 void Dataset::read_all_once() const {
@@ -76,13 +96,13 @@ void Dataset::check_rows(int64_t begin, int64_t end) const {
                             ") outside the dataset's [0, " + std::to_string(n_) + ")");
 }
 
-void Dataset::read_rows(const std::vector<int64_t>& indices, uint8_t* images_out, uint8_t* labels_out) const {
+void Dataset::read_rows(const std::vector<int64_t>& indices, uint8_t* images_out, int32_t* labels_out) const {
   for (int64_t i : indices) check_rows(i, i + 1);
   images_.read_rows<uint8_t>(indices, images_out);
   for (size_t k = 0; k < indices.size(); ++k) labels_out[k] = labels_[size_t(indices[k])];
 }
 
-void Dataset::read_range(int64_t begin, int64_t end, uint8_t* images_out, uint8_t* labels_out) const {
+void Dataset::read_range(int64_t begin, int64_t end, uint8_t* images_out, int32_t* labels_out) const {
   check_rows(begin, end);
   images_.read_rows<uint8_t>(begin, end, images_out);
   std::copy(labels_.begin() + begin, labels_.begin() + end, labels_out);

@@ -1,7 +1,8 @@
 // `rampart data import`: published datasets to the dataset layout of DESIGN.md:
 // /images uint8 [N, C, H, W] (chunks of about 64 KiB of rows, each with a checksum: row reads
-// are one small chunk each), /labels uint8 [N], attrs classes (int), source (string) and, where
-// the input names its classes, class_names (a JSON list of strings, index = label).
+// are one small chunk each), /labels uint8 [N] (int64 [N] above 256 classes, as for an ImageNet-1k
+// folder), attrs classes (int), source (string) and, where the input names its classes,
+// class_names (a JSON list of strings, index = label).
 // Readers: IDX (import.cpp), CIFAR-10/100 binary (import_cifar.cpp), SVHN .mat (import_svhn.cpp),
 // a folder of images per class (import_folder.cpp). Every output appears atomically (temporary
 // file, fsync, rename): a failed import leaves no file under the real name.
@@ -77,7 +78,8 @@ std::vector<ImportSummary> import_svhn(const std::string& dir, const std::string
 // same list in every split); images are the .jpg/.jpeg/.png files (any case) under each class
 // folder, subfolders included, in sorted order, decoded to RGB (image_decode.h). size > 0: the
 // shorter side resized to `size`, then the centre size x size crop (image_resize.h); size == 0:
-// every image must already have the size of the first. At most 256 classes (labels are uint8).
+// every image must already have the size of the first. Up to kMaxClasses classes (dataset.h);
+// labels are written as uint8 up to 256 classes, as int64 above (ImageNet-1k's 1000).
 // threads > 0 sets the decoding threads (0: OpenMP's default); the output does not depend on it.
 struct FolderOptions {
   int size = 0;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "runtime/data/dataset.h"
 #include "runtime/data/image_decode.h"
 #include "runtime/data/image_resize.h"
 #include "runtime/data/import.h"
@@ -27,7 +28,7 @@ struct Listing {
   std::string dir;                   // the split's folder
   std::vector<std::string> classes;  // sorted folder names
   std::vector<std::string> files;    // in import order
-  std::vector<uint8_t> labels;
+  std::vector<int32_t> labels;
   int64_t skipped = 0;
   std::string first_skipped;
 };
@@ -55,7 +56,7 @@ std::vector<std::string> subfolders(const std::string& dir) {
 
 // One class folder's images: torchvision's order, sorted(os.walk(folder)) then sorted file
 // names: files directly in the folder first, then each subfolder by its path.
-void list_class(const std::string& class_dir, uint8_t label, Listing& out) {
+void list_class(const std::string& class_dir, int32_t label, Listing& out) {
   std::map<std::string, std::vector<std::string>> by_dir;
   by_dir[class_dir];
   int64_t skipped = 0;
@@ -99,10 +100,11 @@ Listing list_split(const std::string& dir) {
   if (l.classes.empty())
     throw DataError(dir + ": no class folders: expected " + dir + "/<class>/<images>, one folder a class (" +
                     "torchvision's ImageFolder layout)");
-  if (l.classes.size() > 256)
-    throw DataError(dir + ": " + std::to_string(l.classes.size()) + " class folders; the dataset layout stores labels "
-                    "as uint8, so at most 256 classes: import a subset (a folder of links to the classes you want)");
-  for (size_t c = 0; c < l.classes.size(); ++c) list_class((fs::path(dir) / l.classes[c]).string(), uint8_t(c), l);
+  if (int64_t(l.classes.size()) > kMaxClasses)
+    throw DataError(dir + ": " + std::to_string(l.classes.size()) + " class folders; expected at most " +
+                    std::to_string(kMaxClasses) + " classes (one folder a class): is --in the folder of class "
+                    "folders? Import a subset (a folder of links to the classes you want)");
+  for (size_t c = 0; c < l.classes.size(); ++c) list_class((fs::path(dir) / l.classes[c]).string(), int32_t(c), l);
   return l;
 }
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/data/dataset.h"
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -79,6 +80,10 @@ void SplitWriter::add_images(int64_t count, const uint8_t* images) {
 }
 
 void SplitWriter::add_labels(int64_t count, const uint8_t* labels) {
+  add_labels(count, std::vector<int32_t>(labels, labels + std::max<int64_t>(count, 0)).data());
+}
+
+void SplitWriter::add_labels(int64_t count, const int32_t* labels) {
   if (count < 0 || int64_t(labels_.size()) + count > n_)
     throw std::logic_error("SplitWriter: " + std::to_string(int64_t(labels_.size()) + count) +
                            " labels for a split of " + std::to_string(n_));
@@ -89,14 +94,23 @@ ImportSummary SplitWriter::finish(int classes, const std::string& source, const 
   if (written_ != n_ || int64_t(labels_.size()) != n_)
     throw std::logic_error("SplitWriter: finished with " + std::to_string(written_) + " images and " +
                            std::to_string(labels_.size()) + " labels for a split of " + std::to_string(n_));
+  if (classes < 1 || classes > kMaxClasses)
+    throw DataError(source + ": " + std::to_string(classes) + " classes: expected 1 to " +
+                    std::to_string(kMaxClasses));
   for (size_t i = 0; i < labels_.size(); ++i)
-    if (labels_[i] >= classes)
+    if (labels_[i] < 0 || labels_[i] >= classes)
       throw DataError(source + ": label " + std::to_string(labels_[i]) + " at index " + std::to_string(i) +
                       " is out of range: expected labels in [0, " + std::to_string(classes) + ")");
   if (!names.empty() && int64_t(names.size()) != classes)
     throw std::logic_error("SplitWriter: " + std::to_string(names.size()) + " class names for " +
                            std::to_string(classes) + " classes");
-  file_.root().write<uint8_t>("labels", {n_}, labels_, h5::Integrity::kChecksumRows);
+  // uint8 wherever it can hold every label, so files stay as they were before int64 labels.
+  if (classes <= kMaxUInt8Classes)
+    file_.root().write<uint8_t>("labels", {n_}, std::vector<uint8_t>(labels_.begin(), labels_.end()),
+                                h5::Integrity::kChecksumRows);
+  else
+    file_.root().write<int64_t>("labels", {n_}, std::vector<int64_t>(labels_.begin(), labels_.end()),
+                                h5::Integrity::kChecksumRows);
   file_.root().set_attr("classes", int64_t(classes));
   file_.root().set_attr("source", source);
   if (!names.empty()) file_.root().set_attr("class_names", class_names_json(names));

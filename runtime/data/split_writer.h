@@ -1,6 +1,6 @@
 // One split of an imported dataset (import.h's layout), written as its images arrive, so an
-// importer never holds a whole large split in memory: images in blocks of rows, labels (one
-// byte an image) kept until finish() writes them with the attributes.
+// importer never holds a whole large split in memory: images in blocks of rows, labels (an int32
+// an image) kept until finish() writes them with the attributes.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -28,9 +28,12 @@ class SplitWriter {
   void add_images(int64_t count, const uint8_t* images);
   // The next `count` labels (they may arrive before, with or after their images).
   void add_labels(int64_t count, const uint8_t* labels);
-  // Writes the labels and the attributes; DataError if a label is >= classes (importers check
-  // first, with messages of their own: this is the last guard), logic_error unless exactly n
-  // images and n labels arrived. An empty class_names writes no class_names attribute.
+  void add_labels(int64_t count, const int32_t* labels);
+  // Writes the labels, as uint8 when classes <= kMaxUInt8Classes and as int64 above it (dataset.h),
+  // and the attributes; DataError for classes outside [1, kMaxClasses] or a label outside
+  // [0, classes) (importers check first, with messages of their own: this is the last guard),
+  // logic_error unless exactly n images and n labels arrived. An empty class_names writes no
+  // class_names attribute.
   ImportSummary finish(int classes, const std::string& source, const std::vector<std::string>& class_names = {});
 
  private:
@@ -40,7 +43,7 @@ class SplitWriter {
   int64_t oc_, oh_, ow_;           // as written
   ImageReshape reshape_;
   int64_t written_ = 0;
-  std::vector<uint8_t> labels_;
+  std::vector<int32_t> labels_;
   std::vector<uint8_t> scratch_;  // reshaped rows of one add_images call
 };
 

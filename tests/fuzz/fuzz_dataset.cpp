@@ -1,5 +1,5 @@
 // libFuzzer: the HDF5 dataset loader (the training data contract: /images uint8 [N,C,H,W],
-// /labels uint8 [N]) on arbitrary bytes; what it accepts must read back whole, row by row.
+// /labels uint8 or int64 [N]) on arbitrary bytes; what it accepts must read back whole, row by row.
 #include <algorithm>
 #include <vector>
 
@@ -12,10 +12,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rampart::Dataset set(path);
     const int64_t n = std::min<int64_t>(set.size(), 64);
     std::vector<uint8_t> images(static_cast<size_t>(n * set.image_elems()));
-    std::vector<uint8_t> labels(static_cast<size_t>(n));
+    std::vector<int32_t> labels(static_cast<size_t>(n));
     if (n > 0) set.read_range(0, n, images.data(), labels.data());
-    for (uint8_t l : labels)
-      if (l >= set.classes()) std::abort();  // the loader promises labels below `classes`
+    for (int32_t l : labels)
+      if (l < 0 || l >= set.classes()) std::abort();  // the loader promises labels in [0, classes)
   });
   return 0;
 }

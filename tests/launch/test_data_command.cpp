@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/data/dataset.h"
+#include "runtime/io/h5.h"
 
 namespace rampart {
 namespace {
@@ -91,7 +94,7 @@ TEST_F(DataCommand, Cifar10WritesTrainAndTest) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("wrote " + dir_ + "/out/train.h5: 5 images of 3x32x32, 10 classes"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("wrote " + dir_ + "/out/test.h5: 1 images of 3x32x32, 10 classes"), std::string::npos) << r.out;
-  EXPECT_EQ(Dataset(dir_ + "/out/train.h5").labels(), (std::vector<uint8_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(Dataset(dir_ + "/out/train.h5").labels(), (std::vector<int32_t>{0, 1, 2, 3, 4}));
   // --json: one object; --pad and --channels pass through.
   const CliResult j = rampart({"data", "import", "--format", "cifar10", "--in", dir_, "--out", dir_ + "/o2", "--pad", "4",
                          "--json"});
@@ -117,11 +120,53 @@ TEST_F(DataCommand, SvhnAndCifar100Labels) {
   std::ofstream(d + "/test.bin", std::ios::binary) << rec;
   r = rampart({"data", "import", "--format", "cifar100", "--in", d, "--out", dir_ + "/f"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(Dataset(dir_ + "/f/test.h5").labels(), (std::vector<uint8_t>{42}));
+  EXPECT_EQ(Dataset(dir_ + "/f/test.h5").labels(), (std::vector<int32_t>{42}));
   r = rampart({"data", "import", "--format", "cifar100", "--in", d, "--out", dir_ + "/c", "--labels", "coarse"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(Dataset(dir_ + "/c/test.h5").classes(), 20);
-  EXPECT_EQ(Dataset(dir_ + "/c/test.h5").labels(), (std::vector<uint8_t>{3}));
+  EXPECT_EQ(Dataset(dir_ + "/c/test.h5").labels(), (std::vector<int32_t>{3}));
+}
+
+// A 2x2 RGB PNG (pixels (10, 20, 30) and (40, 50, 60) in each row), written with Python's zlib
+// and struct: this test binary does not link libpng.
+const char kTinyPng[] =
+    "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x02"
+    "\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x11\x49\x44\x41\x54\x78\xda\x63\xe0\x12\x91\xd3"
+    "\x30\xb2\x61\x80\x50\x00\x0a\x2c\x01\xa5\x0d\x83\xcd\x4e\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42"
+    "\x60\x82";
+
+// More than 256 classes (ImageNet-1k has 1000): int64 labels on disk, through import, training,
+// the final evaluation and `eval --per-example`.
+TEST_F(DataCommand, FolderOf300ClassesTrainsAndEvaluates) {
+  const int classes = 300;
+  for (int c = 0; c < classes; ++c) {
+    char name[8];
+    std::snprintf(name, sizeof name, "c%03d", c);  // sorted by name = by number
+    fs::create_directories(dir_ + "/many/" + name);
+    std::ofstream(dir_ + "/many/" + name + "/a.png", std::ios::binary).write(kTinyPng, sizeof kTinyPng - 1);
+  }
+  CliResult r = rampart({"data", "import", "--format", "folder", "--in", dir_ + "/many", "--out", dir_ + "/d"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("300 images of 3x2x2, 300 classes"), std::string::npos) << r.out;
+  const std::string data = dir_ + "/d/data.h5";
+  EXPECT_EQ(h5::File::open(data).root().dataset("labels").dtype(), h5::DType::kInt64);
+  std::vector<int32_t> want(classes);
+  for (int c = 0; c < classes; ++c) want[size_t(c)] = c;
+  EXPECT_EQ(Dataset(data).labels(), want);
+
+  r = rampart({"train", "--data", data, "--test-data", data, "--model", "mlp", "--out", dir_ + "/run", "--epochs",
+               "1", "--batch", "100", "--steps", "1", "--eval-steps", "1", "--threads", "2", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).value("n", int64_t(0)), classes) << r.out;  // evaluated every image
+  r = rampart({"eval", "--checkpoint", dir_ + "/run/checkpoint.h5", "--data", data, "--steps", "1", "--threads", "2",
+               "--per-example", dir_ + "/ex.h5"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  h5::File ex = h5::File::open(dir_ + "/ex.h5");
+  const std::vector<int64_t> index = ex.root().dataset("index").read<int64_t>();
+  const std::vector<int64_t> label = ex.root().dataset("label").read<int64_t>();
+  ASSERT_EQ(label.size(), size_t(classes));
+  for (size_t i = 0; i < label.size(); ++i) EXPECT_EQ(label[i], index[i]) << i;  // image k has label k
+  EXPECT_EQ(ex.root().dataset("logits").shape(), (Shape{classes, classes}));
 }
 
 TEST_F(DataCommand, RefusedCommandLines) {

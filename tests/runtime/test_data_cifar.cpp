@@ -53,7 +53,8 @@ std::string make_cifar10(const TempDir& dir) {
 
 // The image at `row` of `ds` is record r of file f, pixel for pixel: images[n][c][h][w].
 void expect_record(const Dataset& ds, int64_t row, int f, int r) {
-  std::vector<uint8_t> img(3 * 32 * 32), label(1);
+  std::vector<uint8_t> img(3 * 32 * 32);
+  std::vector<int32_t> label(1);
   ds.read_range(row, row + 1, img.data(), label.data());
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < 32; ++y)
@@ -78,7 +79,7 @@ TEST(Cifar10Import, WritesBothSplitsWithTheRecordsPixelLayout) {
   EXPECT_EQ(train.size(), 10);
   EXPECT_EQ(train.image_shape(), (Shape{3, 32, 32}));
   EXPECT_EQ(train.classes(), 10);
-  EXPECT_EQ(train.labels(), (std::vector<uint8_t>{3, 0, 9, 1, 2, 4, 5, 6, 7, 8}));  // batch 1 first, in record order
+  EXPECT_EQ(train.labels(), (std::vector<int32_t>{3, 0, 9, 1, 2, 4, 5, 6, 7, 8}));  // batch 1 first, in record order
   expect_record(train, 0, 0, 0);
   expect_record(train, 1, 0, 1);
   expect_record(train, 4, 1, 2);  // the third record of data_batch_2.bin
@@ -86,12 +87,13 @@ TEST(Cifar10Import, WritesBothSplitsWithTheRecordsPixelLayout) {
   EXPECT_EQ(train.source(), "cifar10 train: " + in);
 
   Dataset test(dir / "out/test.h5");
-  EXPECT_EQ(test.labels(), (std::vector<uint8_t>{1, 1, 0}));
+  EXPECT_EQ(test.labels(), (std::vector<int32_t>{1, 1, 0}));
   expect_record(test, 2, 9, 2);
   h5::File f = h5::File::open(dir / "out/test.h5");
   EXPECT_EQ(f.root().attr_string("class_names"),
             R"(["airplane","automobile","bird","cat","deer","dog","frog","horse","ship","truck"])");
   EXPECT_TRUE(f.root().dataset("images").checksummed());
+  EXPECT_EQ(f.root().dataset("labels").dtype(), h5::DType::kUInt8);  // int64 only above 256 classes
 }
 
 TEST(Cifar10Import, AcceptsTheFolderHoldingTheArchivesFolderAndNoNamesFile) {
@@ -115,7 +117,8 @@ TEST(Cifar10Import, PadAndChannels) {
   import_cifar10(in, dir / "out", o);
   Dataset ds(dir / "out/test.h5");
   EXPECT_EQ(ds.image_shape(), (Shape{3, 36, 36}));
-  std::vector<uint8_t> img(3 * 36 * 36), label(1);
+  std::vector<uint8_t> img(3 * 36 * 36);
+  std::vector<int32_t> label(1);
   ds.read_range(1, 2, img.data(), label.data());
   EXPECT_EQ(img[0], 0);
   EXPECT_EQ(img[size_t((1 * 36 + 2) * 36 + 2)], pixel(9, 1, 1, 0, 0));
@@ -142,17 +145,17 @@ TEST(Cifar100Import, FineLabelsByDefaultCoarseOnRequest) {
   import_cifar100(d, dir / "fine");
   Dataset f(dir / "fine/train.h5");
   EXPECT_EQ(f.classes(), 100);
-  EXPECT_EQ(f.labels(), (std::vector<uint8_t>{30, 99, 0}));
+  EXPECT_EQ(f.labels(), (std::vector<int32_t>{30, 99, 0}));
   expect_record(f, 1, 0, 1);  // two label bytes skipped
-  EXPECT_EQ(Dataset(dir / "fine/test.h5").labels(), (std::vector<uint8_t>{57}));
+  EXPECT_EQ(Dataset(dir / "fine/test.h5").labels(), (std::vector<int32_t>{57}));
 
   import_cifar100(d, dir / "coarse", /*coarse=*/true);
   Dataset c(dir / "coarse/train.h5");
   EXPECT_EQ(c.classes(), 20);
-  EXPECT_EQ(c.labels(), (std::vector<uint8_t>{4, 19, 0}));
+  EXPECT_EQ(c.labels(), (std::vector<int32_t>{4, 19, 0}));
   const std::string names = h5::File::open(dir / "coarse/test.h5").root().attr_string("class_names");
   EXPECT_EQ(names.rfind(R"(["coarse0","coarse1",)", 0), 0u) << names;
-  EXPECT_EQ(Dataset(dir / "coarse/test.h5").labels(), (std::vector<uint8_t>{11}));
+  EXPECT_EQ(Dataset(dir / "coarse/test.h5").labels(), (std::vector<int32_t>{11}));
 }
 
 TEST(CifarErrors, MissingFolderAndBatchFile) {

@@ -20,8 +20,10 @@ struct Spec {
   Shape labels{6};
   bool float_images = false;
   bool with_images = true, with_labels = true, with_classes = true;
-  int classes = 10;
-  uint8_t bad_label = 0;  // nonzero: written as the last label
+  int64_t classes = 10;
+  int64_t bad_label = 0;  // nonzero: written as the last label
+  int64_t label_step = 1;  // label i is (i * label_step) % classes
+  h5::DType label_type = h5::DType::kUInt8;  // also kInt64 (more than 256 classes), kFloat32, kInt8
 };
 
 std::string make(const TempDir& dir, const std::string& name, const Spec& s) {
@@ -33,10 +35,18 @@ std::string make(const TempDir& dir, const std::string& name, const Spec& s) {
     if (s.float_images) f.root().write<float>("images", s.images, std::vector<float>(px.begin(), px.end()));
     else f.root().write<uint8_t>("images", s.images, px);
   }
-  std::vector<uint8_t> lab(size_t(numel(s.labels)));
-  for (size_t i = 0; i < lab.size(); ++i) lab[i] = uint8_t(i % 10);
+  std::vector<int64_t> lab(size_t(numel(s.labels)));
+  for (size_t i = 0; i < lab.size(); ++i) lab[i] = int64_t(i) * s.label_step % s.classes;
   if (s.bad_label) lab.back() = s.bad_label;
-  if (s.with_labels) f.root().write<uint8_t>("labels", s.labels, lab);
+  if (s.with_labels) {
+    if (s.label_type == h5::DType::kInt64) f.root().write<int64_t>("labels", s.labels, lab);
+    if (s.label_type == h5::DType::kUInt8)
+      f.root().write<uint8_t>("labels", s.labels, std::vector<uint8_t>(lab.begin(), lab.end()));
+    if (s.label_type == h5::DType::kFloat32)
+      f.root().write<float>("labels", s.labels, std::vector<float>(lab.begin(), lab.end()));
+    if (s.label_type == h5::DType::kInt8)
+      f.root().write<int8_t>("labels", s.labels, std::vector<int8_t>(lab.begin(), lab.end()));
+  }
   if (s.with_classes) f.root().set_attr("classes", int64_t(s.classes));
   f.root().set_attr("source", "unit test");
   return path;
@@ -49,7 +59,8 @@ TEST(DataDataset, OpensValidFileAndReadsShards) {
   EXPECT_EQ(ds.image_shape(), (Shape{1, 2, 3}));
   EXPECT_EQ(ds.classes(), 10);
   EXPECT_EQ(ds.source(), "unit test");
-  std::vector<uint8_t> img(3 * 6), lab(3);
+  std::vector<uint8_t> img(3 * 6);
+  std::vector<int32_t> lab(3);
   ds.read_rows({5, 1, 2}, img.data(), lab.data());
   const int64_t rows[] = {5, 1, 2};
   for (int k = 0; k < 3; ++k) {
@@ -94,12 +105,67 @@ TEST(DataDataset, RejectsBrokenLayouts) {
   Spec label_rank;
   label_rank.labels = {6, 1};
   expect_error([&] { Dataset(make(dir, "h.h5", label_rank)); }, kExitDataErr,
-               {"h.h5:/labels", "expected uint8 [N]", "found uint8 [6, 1]"});
+               {"h.h5:/labels", "expected uint8 [N] or int64 [N]", "found uint8 [6, 1]"});
   Spec empty;
   empty.images = {0, 1, 2, 3};
   empty.labels = {0};
   expect_error([&] { Dataset(make(dir, "i.h5", empty)); }, kExitDataErr,
                {"i.h5: /images holds 0 images (shape [0, 1, 2, 3]); expected at least 1"});
+}
+
+// More than 256 classes (ImageNet-1k): /labels is int64 on disk, int32 in memory.
+TEST(DataDataset, ReadsInt64LabelsForManyClasses) {
+  TempDir dir;
+  Spec wide;
+  wide.label_type = h5::DType::kInt64;
+  wide.classes = 1000;
+  wide.label_step = 333;  // 0, 333, 666, 999, 332, 665
+  Dataset ds(make(dir, "wide.h5", wide));
+  EXPECT_EQ(ds.classes(), 1000);
+  EXPECT_EQ(ds.labels(), (std::vector<int32_t>{0, 333, 666, 999, 332, 665}));
+  std::vector<uint8_t> img(2 * 6);
+  std::vector<int32_t> lab(2);
+  ds.read_rows({3, 1}, img.data(), lab.data());
+  EXPECT_EQ(lab, (std::vector<int32_t>{999, 333}));
+  ds.read_range(4, 6, img.data(), lab.data());
+  EXPECT_EQ(lab, (std::vector<int32_t>{332, 665}));
+
+  // uint8 stays valid whatever the class count, and int64 for a few classes too.
+  Spec narrow_many;
+  narrow_many.classes = 300;
+  EXPECT_EQ(Dataset(make(dir, "narrow.h5", narrow_many)).classes(), 300);
+  Spec wide_few;
+  wide_few.label_type = h5::DType::kInt64;
+  EXPECT_EQ(Dataset(make(dir, "few.h5", wide_few)).labels(), (std::vector<int32_t>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST(DataDataset, RejectsBadInt64LabelsAndOtherLabelTypes) {
+  TempDir dir;
+  Spec wide;
+  wide.label_type = h5::DType::kInt64;
+  wide.classes = 1000;
+  wide.bad_label = 1000;
+  expect_error([&] { Dataset(make(dir, "a.h5", wide)); }, kExitDataErr,
+               {"a.h5", "/labels[5] = 1000", "expected a label in [0, 1000)"});
+  wide.bad_label = -1;
+  expect_error([&] { Dataset(make(dir, "b.h5", wide)); }, kExitDataErr,
+               {"b.h5", "/labels[5] = -1", "expected a label in [0, 1000)"});
+  wide.bad_label = int64_t(1) << 40;  // would wrap to 0 as int32
+  expect_error([&] { Dataset(make(dir, "c.h5", wide)); }, kExitDataErr,
+               {"c.h5", "/labels[5] = 1099511627776", "expected a label in [0, 1000)"});
+  Spec floats;
+  floats.label_type = h5::DType::kFloat32;
+  expect_error([&] { Dataset(make(dir, "d.h5", floats)); }, kExitDataErr,
+               {"d.h5:/labels", "expected uint8 [N] or int64 [N]", "found float32 [6]"});
+  Spec int8s;
+  int8s.label_type = h5::DType::kInt8;
+  expect_error([&] { Dataset(make(dir, "e.h5", int8s)); }, kExitDataErr,
+               {"e.h5:/labels", "expected uint8 [N] or int64 [N]", "found int8 [6]"});
+  Spec absurd;
+  absurd.label_type = h5::DType::kInt64;
+  absurd.classes = kMaxClasses + 1;
+  expect_error([&] { Dataset(make(dir, "f.h5", absurd)); }, kExitDataErr,
+               {"f.h5", "attribute 'classes': expected 1 to 1000000, found 1000001"});
 }
 
 TEST(DataDataset, RejectsMissingTruncatedAndRandomFiles) {
@@ -137,7 +203,8 @@ TEST(DataDataset, FlippedPixelBitIsRefusedOnOpen) {
   }
   {  // closed before the flip: HDF5 shares one chunk cache between handles of one open file
     Dataset ok(path);
-    std::vector<uint8_t> img(static_cast<size_t>(3 * c * h * w)), lab(3);
+    std::vector<uint8_t> img(static_cast<size_t>(3 * c * h * w));
+    std::vector<int32_t> lab(3);
     ok.read_rows({299, 0, 150}, img.data(), lab.data());
     EXPECT_EQ(img[0], uint8_t(299 * 784 * 7));
     EXPECT_EQ(lab[2], 0);

@@ -210,7 +210,8 @@ std::string make_tree(const TempDir& dir, int size_w = 8, int size_h = 6) {
 }
 
 std::vector<uint8_t> image_at(const Dataset& ds, int64_t i) {
-  std::vector<uint8_t> img(size_t(ds.image_elems())), label(1);
+  std::vector<uint8_t> img(size_t(ds.image_elems()));
+  std::vector<int32_t> label(1);
   ds.read_range(i, i + 1, img.data(), label.data());
   return img;
 }
@@ -235,14 +236,15 @@ TEST(FolderImport, SplitsClassesInSortedOrderExactPixels) {
   EXPECT_EQ(train.image_shape(), (Shape{3, 6, 8}));
   EXPECT_EQ(train.classes(), 2);
   // cat (0) before dog (1); in cat, its own files before the subfolder's; then sorted names.
-  EXPECT_EQ(train.labels(), (std::vector<uint8_t>{0, 0, 1, 1}));
+  EXPECT_EQ(train.labels(), (std::vector<int32_t>{0, 0, 1, 1}));
   const int seeds[4] = {1, 4, 2, 3};
   for (int i = 0; i < 4; ++i) EXPECT_EQ(image_at(train, i), chw(rgb_pattern(6, 8, seeds[i]), 6, 8)) << i;
   h5::File f = h5::File::open(dir / "out/train.h5");
   EXPECT_EQ(f.root().attr_string("class_names"), R"(["cat","dog"])");
+  EXPECT_EQ(f.root().dataset("labels").dtype(), h5::DType::kUInt8);  // int64 only above 256 classes
   EXPECT_EQ(f.root().attr_string("source"), "folder train: " + root + "/train");
   Dataset val(dir / "out/val.h5");
-  EXPECT_EQ(val.labels(), (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(val.labels(), (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(image_at(val, 1), chw(rgb_pattern(6, 8, 6), 6, 8));
 }
 
@@ -268,7 +270,7 @@ TEST(FolderImport, OneSplitOfClassFoldersWithResizeAndGrey) {
   EXPECT_EQ(out[0].split, "data");
   Dataset ds(dir / "out/data.h5");
   EXPECT_EQ(ds.image_shape(), (Shape{3, 4, 4}));
-  EXPECT_EQ(ds.labels(), (std::vector<uint8_t>{0, 1, 1}));
+  EXPECT_EQ(ds.labels(), (std::vector<int32_t>{0, 1, 1}));
   // 8x12 -> 4x6 (area: 2x2 blocks), crop left 1: columns of 60, 60, 180, 180.
   const auto a = image_at(ds, 0);
   for (int c = 0; c < 3; ++c)
@@ -298,6 +300,39 @@ TEST(FolderImport, DeterministicWhateverTheThreads) {
   ImportOptions io;
   io.reshape.pad = 2;
   EXPECT_EQ(import_folder(root, dir / "pad", one, io)[0].height, 9);
+}
+
+// More than 256 classes (ImageNet-1k has 1000): /labels is written as int64. Each class's image
+// carries its number in its first two pixels, so labels are checked against the images.
+TEST(FolderImport, MoreThan256ClassesGetInt64Labels) {
+  TempDir dir;
+  const std::string root = dir / "many";
+  const int classes = 300;
+  for (int c = 0; c < classes; ++c) {
+    char name[8];
+    std::snprintf(name, sizeof name, "c%03d", c);  // sorted by name = by number
+    fs::create_directories(root + "/" + name);
+    std::vector<uint8_t> rgb(2 * 2 * 3, 7);
+    rgb[0] = uint8_t(c % 256);
+    rgb[1] = uint8_t(c / 256);
+    write_png_rgb(root + "/" + name + "/a.png", 2, 2, rgb);
+  }
+  const auto out = import_folder(root, dir / "out");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].classes, classes);
+  h5::File f = h5::File::open(dir / "out/data.h5");
+  EXPECT_EQ(f.root().dataset("labels").dtype(), h5::DType::kInt64);
+  EXPECT_EQ(f.root().dataset("labels").read<int64_t>()[299], 299);
+  Dataset ds(dir / "out/data.h5");
+  EXPECT_EQ(ds.classes(), classes);
+  ASSERT_EQ(ds.size(), classes);
+  std::vector<uint8_t> img(size_t(ds.image_elems()));
+  std::vector<int32_t> label(1);
+  for (int64_t i = 0; i < ds.size(); ++i) {
+    ds.read_range(i, i + 1, img.data(), label.data());
+    EXPECT_EQ(label[0], i);
+    EXPECT_EQ(img[0] + 256 * img[4], label[0]) << i;  // [C, H, W]: R then G of pixel (0, 0)
+  }
 }
 
 TEST(FolderErrors, MissingEmptyAndMismatchedFolders) {

@@ -55,6 +55,7 @@ TEST_P(IdxImport, RoundTripThroughHdf5) {
   EXPECT_EQ(f.root().dataset("images").shape(), (Shape{n, 1, h, w}));
   EXPECT_EQ(f.root().dataset("images").dtype(), h5::DType::kUInt8);
   EXPECT_EQ(f.root().dataset("labels").shape(), (Shape{n}));
+  EXPECT_EQ(f.root().dataset("labels").dtype(), h5::DType::kUInt8);  // int64 only above 256 classes
   EXPECT_EQ(f.root().attr_int("classes"), 10);
   EXPECT_EQ(f.root().attr_string("source"), "synthetic");
   // Small chunks of rows, each with a checksum that every read verifies.
@@ -71,10 +72,11 @@ TEST_P(IdxImport, RoundTripThroughHdf5) {
   Dataset ds(dir / "out.h5");
   EXPECT_EQ(ds.size(), n);
   EXPECT_EQ(ds.image_shape(), (Shape{1, h, w}));
-  std::vector<uint8_t> all(n * h * w), lab(n);
+  std::vector<uint8_t> all(n * h * w);
+  std::vector<int32_t> lab(n);
   ds.read_range(0, n, all.data(), lab.data());
   EXPECT_EQ(std::vector<unsigned char>(all.begin(), all.end()), pixels);
-  EXPECT_EQ(std::vector<unsigned char>(lab.begin(), lab.end()), labels);
+  EXPECT_EQ(lab, std::vector<int32_t>(labels.begin(), labels.end()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Idx, IdxImport, ::testing::Values(false, true),
@@ -89,6 +91,15 @@ TEST(IdxImportClasses, CountFollowsLabelsOrIsChecked) {
   expect_error([&] { import_idx(dir / "img", dir / "lab", dir / "b.h5", "x", 10); }, kExitDataErr,
                {"label 12 at index 1 is out of range", "expected labels in [0, 10)"});
   EXPECT_FALSE(std::filesystem::exists(dir / "b.h5"));
+  // The writer stores uint8 up to 256 classes and int64 above (dataset.h), and bounds the count.
+  import_idx(dir / "img", dir / "lab", dir / "c.h5", "x", 256);
+  EXPECT_EQ(h5::File::open(dir / "c.h5").root().dataset("labels").dtype(), h5::DType::kUInt8);
+  import_idx(dir / "img", dir / "lab", dir / "d.h5", "x", 257);
+  EXPECT_EQ(h5::File::open(dir / "d.h5").root().dataset("labels").dtype(), h5::DType::kInt64);
+  EXPECT_EQ(Dataset(dir / "d.h5").labels(), (std::vector<int32_t>{0, 12, 4}));
+  expect_error([&] { import_idx(dir / "img", dir / "lab", dir / "e.h5", "x", int(kMaxClasses) + 1); }, kExitDataErr,
+               {"1000001 classes: expected 1 to 1000000"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "e.h5"));
 }
 
 TEST(IdxImportReshape, PadAndReplicateTheGreyChannel) {
@@ -104,7 +115,8 @@ TEST(IdxImportReshape, PadAndReplicateTheGreyChannel) {
   EXPECT_EQ(s.width, 8);
   Dataset ds(dir / "p.h5");
   EXPECT_EQ(ds.image_shape(), (Shape{3, 7, 8}));
-  std::vector<uint8_t> all(size_t(n) * 3 * 7 * 8), lab(n);
+  std::vector<uint8_t> all(size_t(n) * 3 * 7 * 8);
+  std::vector<int32_t> lab(n);
   ds.read_range(0, n, all.data(), lab.data());
   for (uint32_t i = 0; i < n; ++i)
     for (int c = 0; c < 3; ++c)
@@ -141,21 +153,23 @@ TEST(IdxFashionMnist, ImportsTheTestSet) {
   EXPECT_EQ(ds.width(), 28);
   EXPECT_EQ(ds.classes(), 10);
   EXPECT_EQ(ds.source(), "fashion-mnist t10k");
-  const std::vector<uint8_t> first{9, 2, 1, 1, 6, 1, 4, 6, 5, 7};
-  EXPECT_EQ(std::vector<uint8_t>(ds.labels().begin(), ds.labels().begin() + 10), first);
+  const std::vector<int32_t> first{9, 2, 1, 1, 6, 1, 4, 6, 5, 7};
+  EXPECT_EQ(std::vector<int32_t>(ds.labels().begin(), ds.labels().begin() + 10), first);
 
   // The golden file's batch is the first 16 test images: an independent reader's view of the same bytes.
   h5::File golden = h5::File::open(std::string(RAMPART_TESTDATA) + "/small_cnn_golden.h5");
   std::vector<uint8_t> want = golden.root().dataset("batch/images_u8").read<uint8_t>();
   std::vector<uint8_t> want_labels = golden.root().dataset("batch/labels").read<uint8_t>();
-  std::vector<uint8_t> got(16 * 784), got_labels(16);
+  std::vector<uint8_t> got(16 * 784);
+  std::vector<int32_t> got_labels(16);
   ds.read_range(0, 16, got.data(), got_labels.data());
   EXPECT_EQ(got, want);
-  EXPECT_EQ(got_labels, want_labels);
+  EXPECT_EQ(got_labels, std::vector<int32_t>(want_labels.begin(), want_labels.end()));
 
   // A shard read in shuffled order equals the matching rows of a range read.
   std::vector<int64_t> rows{9999, 17, 18, 19, 5000, 0};
-  std::vector<uint8_t> shard(rows.size() * 784), shard_labels(rows.size()), one(784), one_label(1);
+  std::vector<uint8_t> shard(rows.size() * 784), one(784);
+  std::vector<int32_t> shard_labels(rows.size()), one_label(1);
   ds.read_rows(rows, shard.data(), shard_labels.data());
   for (size_t k = 0; k < rows.size(); ++k) {
     ds.read_range(rows[k], rows[k] + 1, one.data(), one_label.data());

@@ -49,7 +49,8 @@ MatVar y_var(const std::vector<double>& y, bool compress = false) {
 }
 
 void expect_svhn_images(const Dataset& ds, int seed) {
-  std::vector<uint8_t> img(3 * 32 * 32), label(1);
+  std::vector<uint8_t> img(3 * 32 * 32);
+  std::vector<int32_t> label(1);
   for (int64_t i = 0; i < ds.size(); ++i) {
     ds.read_range(i, i + 1, img.data(), label.data());
     for (int k = 0; k < 3; ++k)
@@ -248,17 +249,18 @@ TEST(SvhnImport, ScipysCompressedFilesWithTheExtraSetSeparate) {
   Dataset train(dir / "out/train.h5");
   EXPECT_EQ(train.image_shape(), (Shape{3, 32, 32}));
   EXPECT_EQ(train.classes(), 10);
-  EXPECT_EQ(train.labels(), (std::vector<uint8_t>{0, 1, 5}));  // 10 is the digit 0
+  EXPECT_EQ(train.labels(), (std::vector<int32_t>{0, 1, 5}));  // 10 is the digit 0
   expect_svhn_images(train, 0);
   Dataset test(dir / "out/test.h5");
-  EXPECT_EQ(test.labels(), (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(test.labels(), (std::vector<int32_t>{0, 1}));
   expect_svhn_images(test, 1);
   Dataset extra(dir / "out/extra.h5");
-  EXPECT_EQ(extra.labels(), (std::vector<uint8_t>{0, 1, 5, 9}));
+  EXPECT_EQ(extra.labels(), (std::vector<int32_t>{0, 1, 5, 9}));
   expect_svhn_images(extra, 2);
   h5::File f = h5::File::open(dir / "out/train.h5");
   EXPECT_EQ(f.root().attr_string("class_names"), R"(["0","1","2","3","4","5","6","7","8","9"])");
   EXPECT_EQ(f.root().attr_string("source"), "svhn train: " + kZlib);
+  EXPECT_EQ(f.root().dataset("labels").dtype(), h5::DType::kUInt8);  // int64 only above 256 classes
 }
 
 TEST(SvhnImport, ScipysPlainFilesLabelsBeforeImages) {
@@ -266,9 +268,9 @@ TEST(SvhnImport, ScipysPlainFilesLabelsBeforeImages) {
   const auto out = import_svhn(kPlain, dir / "out");
   ASSERT_EQ(out.size(), 2u);  // no extra_32x32.mat
   Dataset train(dir / "out/train.h5"), test(dir / "out/test.h5");
-  EXPECT_EQ(train.labels(), (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(train.labels(), (std::vector<int32_t>{0, 1}));
   expect_svhn_images(train, 3);
-  EXPECT_EQ(test.labels(), (std::vector<uint8_t>{0}));
+  EXPECT_EQ(test.labels(), (std::vector<int32_t>{0}));
   expect_svhn_images(test, 4);
 }
 
@@ -278,9 +280,10 @@ TEST(SvhnImport, ExtraMergedIntoTrainOrSkipped) {
   ASSERT_EQ(merged.size(), 2u);
   EXPECT_EQ(merged[0].n, 7);
   Dataset train(dir / "m/train.h5");
-  EXPECT_EQ(train.labels(), (std::vector<uint8_t>{0, 1, 5, 0, 1, 5, 9}));
+  EXPECT_EQ(train.labels(), (std::vector<int32_t>{0, 1, 5, 0, 1, 5, 9}));
   EXPECT_EQ(train.source(), "svhn train+extra: " + kZlib);
-  std::vector<uint8_t> img(3 * 1024), label(1);
+  std::vector<uint8_t> img(3 * 1024);
+  std::vector<int32_t> label(1);
   train.read_range(4, 5, img.data(), label.data());  // extra's image 1
   EXPECT_EQ(img[size_t((2 * 32 + 5) * 32 + 6)], svhn_pixel(5, 6, 2, 1, 2));
   EXPECT_FALSE(fs::exists(dir / "m/extra.h5"));

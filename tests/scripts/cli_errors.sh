@@ -200,11 +200,12 @@ def ds(name, images, labels, classes=10):
 ds("d-f32", img.astype(np.float32), lab)
 ds("d-rank3", img[:, 0], lab)
 ds("d-lab2d", img, lab.reshape(8, 1))
-ds("d-labi64", img, lab.astype(np.int64))
+ds("d-labi8", img, lab.astype(np.int8))
+ds("d-labi64", img, lab.astype(np.int64) * 100, classes=300)  # int64: valid for many classes, 300 out of range
 ds("d-count", img, lab[:5])
 ds("d-nolabels", img, None)
 ds("d-noclasses", img, lab, classes=None)
-ds("d-classes300", img, lab, classes=300)
+ds("d-classes2m", img, lab, classes=2000000)
 ds("d-classes5", img, lab, classes=5)
 ds("d-classesstr", img, lab, classes="ten")
 ds("d-scalar", np.uint8(3), lab)
@@ -478,15 +479,18 @@ expect 65 "d-f32.h5:/images: expected uint8 [N, C, H, W], found float32 [8, 1, 2
 expect 65 "d-rank3.h5:/images: expected uint8 [N, C, H, W], found uint8 [8, 28, 28]" -- "$bin" train \
   --data "$tmp/d-rank3.h5"
 expect 65 "d-scalar.h5:/images: expected uint8 [N, C, H, W], found uint8 scalar" -- "$bin" train --data "$tmp/d-scalar.h5"
-expect 65 "d-lab2d.h5:/labels: expected uint8 [N], found uint8 [8, 1]" -- "$bin" train --data "$tmp/d-lab2d.h5"
-expect 65 "d-labi64.h5:/labels: expected uint8 [N], found int64 [8]" -- "$bin" eval --checkpoint "$ck" \
-  --data "$tmp/d-labi64.h5"
+expect 65 "d-lab2d.h5:/labels: expected uint8 [N] or int64 [N] (int64 where there are more than 256 classes), found \
+uint8 [8, 1]" -- "$bin" train --data "$tmp/d-lab2d.h5"
+expect 65 "d-labi8.h5:/labels: expected uint8 [N] or int64 [N] (int64 where there are more than 256 classes), found \
+int8 [8]" -- "$bin" eval --checkpoint "$ck" --data "$tmp/d-labi8.h5"
+expect 65 "d-labi64.h5: /labels[3] = 300: expected a label in [0, 300) (attribute 'classes' = 300)" -- "$bin" eval \
+  --checkpoint "$ck" --data "$tmp/d-labi64.h5"
 expect 65 "d-count.h5: /images holds 8 images but /labels holds 5 labels; expected the same N" -- "$bin" train \
   --data "$tmp/d-count.h5"
 expect 65 "d-nolabels.h5: missing dataset /labels" -- "$bin" train --data "$tmp/d-nolabels.h5"
 expect 65 "d-noclasses.h5: missing attribute 'classes' on /" -- "$bin" train --data "$tmp/d-noclasses.h5"
-expect 65 "d-classes300.h5: attribute 'classes': expected 1 to 256 for uint8 labels, found 300" -- "$bin" train \
-  --data "$tmp/d-classes300.h5"
+expect 65 "d-classes2m.h5: attribute 'classes': expected 1 to 1000000, found 2000000" -- "$bin" train \
+  --data "$tmp/d-classes2m.h5"
 expect 65 "d-classesstr.h5:/: attribute 'classes': expected an integer, found string" -- "$bin" train \
   --data "$tmp/d-classesstr.h5"
 expect 65 "d-classes5.h5: /labels[5] = 5: expected a label in [0, 5) (attribute 'classes' = 5)" -- "$bin" train \
