@@ -215,8 +215,8 @@ std::vector<std::string> model_names() {
 }
 
 json expand_model(const std::string& name_or_json, const Shape& input, int classes) {
-  if (classes < 2 || classes > 100000)
-    throw ConfigError("model: expected between 2 and 100000 classes, found " + std::to_string(classes));
+  if (classes < 2 || classes > 1000000)  // runtime/data/dataset.h's kMaxClasses
+    throw ConfigError("model: expected between 2 and 1000000 classes, found " + std::to_string(classes));
   auto it = zoo().find(name_or_json);
   if (it != zoo().end()) return it->second(input, classes);
   // Any WideResNet: wrn-DEPTH-WIDTH.
