@@ -23,7 +23,7 @@ case "$kind" in
     # The scripts' processes start Open MPI, whose plugins are unloaded before the leak check, so
     # their leaks cannot be attributed: there LeakSanitizer is off, everything else stays on.
     # The PyTorch comparison (label torch) checks numbers, not memory: the plain suite runs it;
-    # so does it the scripts labelled asan-skip, whose code the unit tests run here.
+    # so are the scripts labelled asan-skip, whose code the unit tests run here.
     asan=detect_stack_use_after_return=0:allocator_may_return_null=0
     export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$supp/lsan.supp:print_suppressions=0}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
