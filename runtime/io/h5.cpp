@@ -203,21 +203,31 @@ void Dataset::read_raw(DType t, void* out, bool strict) const {
     throw DataError(where() + ": " + read_failure() + hdf5_detail());
 }
 
+void Dataset::check_row_range(int64_t begin, int64_t end) const {
+  if (begin < 0 || end < begin || end > shape_[0])
+    throw std::out_of_range(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                            ") outside [0, " + std::to_string(shape_[0]) + ")");
+}
+
+Dataset::RowSlab Dataset::select_rows(int64_t begin, int64_t end) const {
+  std::vector<hsize_t> start(shape_.size(), 0), count(shape_.begin(), shape_.end());
+  start[0] = hsize_t(begin);
+  count[0] = hsize_t(end - begin);
+  RowSlab slab{Handle(H5Dget_space(id()), H5Sclose),
+               Handle(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose), false};
+  slab.selected =
+      H5Sselect_hyperslab(slab.file.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) >= 0;
+  return slab;
+}
+
 void Dataset::read_range_raw(DType t, int64_t begin, int64_t end, void* out) const {
   quiet_errors();
   require(t);
   if (rank() < 1) throw DataError(where() + ": expected at least 1 dim for row reads, found a scalar");
-  if (begin < 0 || end < begin || end > shape_[0])
-    throw std::out_of_range(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
-                            ") outside [0, " + std::to_string(shape_[0]) + ")");
+  check_row_range(begin, end);
   if (begin == end || row_elems() == 0) return;
-  std::vector<hsize_t> start(shape_.size(), 0), count(shape_.begin(), shape_.end());
-  start[0] = hsize_t(begin);
-  count[0] = hsize_t(end - begin);
-  Handle fspace(H5Dget_space(id()), H5Sclose);
-  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
-  if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
-      H5Dread(id(), mem_type(t), mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0)
+  RowSlab slab = select_rows(begin, end);
+  if (!slab.selected || H5Dread(id(), mem_type(t), slab.mem.get(), slab.file.get(), H5P_DEFAULT, out) < 0)
     throw DataError(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) + "): " +
                     read_failure() + hdf5_detail());
 }
@@ -242,17 +252,10 @@ void Dataset::write_range_raw(DType t, int64_t begin, int64_t end, const void* d
   if (t != dtype_)
     throw IoError(where() + ": cannot write " + dtype_name(t) + " rows into an array of " + dtype_desc_);
   if (rank() < 1) throw IoError(where() + ": expected at least 1 dim for row writes, found a scalar");
-  if (begin < 0 || end < begin || end > shape_[0])
-    throw std::out_of_range(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
-                            ") outside [0, " + std::to_string(shape_[0]) + ")");
+  check_row_range(begin, end);
   if (begin == end || row_elems() == 0) return;
-  std::vector<hsize_t> start(shape_.size(), 0), count(shape_.begin(), shape_.end());
-  start[0] = hsize_t(begin);
-  count[0] = hsize_t(end - begin);
-  Handle fspace(H5Dget_space(id()), H5Sclose);
-  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
-  if (H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0 ||
-      H5Dwrite(id(), mem_type(t), mspace.get(), fspace.get(), H5P_DEFAULT, data) < 0)
+  RowSlab slab = select_rows(begin, end);
+  if (!slab.selected || H5Dwrite(id(), mem_type(t), slab.mem.get(), slab.file.get(), H5P_DEFAULT, data) < 0)
     throw IoError(where() + ": cannot write rows [" + std::to_string(begin) + ", " + std::to_string(end) + ")" +
                   hdf5_detail());
 }

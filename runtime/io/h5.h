@@ -128,6 +128,14 @@ class Dataset : public Object {
   void read_raw(DType t, void* out, bool strict) const;
   std::string read_failure() const;  // why a read failed: the checksum, or a truncated file
   void read_range_raw(DType t, int64_t begin, int64_t end, void* out) const;
+  // Rows [begin, end) of a row read or write: out_of_range outside [0, N); the file and
+  // memory dataspaces of the hyperslab (selected false where HDF5 refused the selection).
+  struct RowSlab {
+    Handle file, mem;
+    bool selected;
+  };
+  void check_row_range(int64_t begin, int64_t end) const;
+  RowSlab select_rows(int64_t begin, int64_t end) const;
   void read_list_raw(DType t, const std::vector<int64_t>& rows, void* out) const;
   void write_range_raw(DType t, int64_t begin, int64_t end, const void* data);
   // DataError unless the file can hold dims x elem_bytes (h5_integrity.cpp).
