@@ -35,25 +35,7 @@ work=$(mktemp -d /tmp/rampart-consistency.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 T0=$(now)
 
-run() {  # NP NAME [train flags]
-  local np=$1 name=$2 t0
-  shift 2
-  t0=$(now)
-  "${MPIRUN[@]}" -np "$np" "$RAMPART_BIN" train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" \
-    --out "$work/$name" --batch 64 --threads 1 --json "$@" >"$work/$name.json" 2>"$work/$name.log" ||
-    { cat "$work/$name.log"; die "training $name on $np ranks failed"; }
-  say "$name: $np rank(s), $(since "$t0") s"
-}
 status=0
-diff_ck() {  # A B MODE [informational]
-  local line rc=0
-  line=$("$CHECKPOINT_DIFF" "$work/$1/checkpoint.h5" "$work/$2/checkpoint.h5" $3 | tail -n 2 | head -n 1) || rc=$?
-  say "$1 vs $2 ($3${4:+, not checked}): ${line#checkpoint_diff: }"
-  if [ "$rc" -ne 0 ] && [ -z "${4:-}" ]; then
-    say "  ^ beyond what is allowed"
-    status=1
-  fi
-}
 
 for np in 1 2 4; do run "$np" none-np$np --limit 512 --epochs 2 --attack none --augment crop-flip; done
 for np in 1 2 4; do run "$np" pgd1-np$np --limit 64 --epochs 1; done

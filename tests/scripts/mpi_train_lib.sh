@@ -64,3 +64,26 @@ rank_pid() {
   done
   return 1
 }
+
+# The tests' short training run and checkpoint comparison; the caller sets root (the
+# repository), work (a scratch folder) and status (set to 1 by a failed comparison).
+# run NP NAME [train flags]: the reference protocol's config, batch 64, 1 thread a rank.
+# diff_ck A B MODE [informational]: checkpoint_diff of two runs, MODE --exact or "--tol T".
+run() {  # NP NAME [train flags]
+  local np=$1 name=$2 t0
+  shift 2
+  t0=$(now)
+  "${MPIRUN[@]}" -np "$np" "$RAMPART_BIN" train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" \
+    --out "$work/$name" --batch 64 --threads 1 --json "$@" >"$work/$name.json" 2>"$work/$name.log" ||
+    { cat "$work/$name.log"; die "training $name on $np ranks failed"; }
+  say "$name: $np rank(s), $(since "$t0") s"
+}
+diff_ck() {  # A B MODE [informational]
+  local line rc=0
+  line=$("$CHECKPOINT_DIFF" "$work/$1/checkpoint.h5" "$work/$2/checkpoint.h5" $3 | tail -n 2 | head -n 1) || rc=$?
+  say "$1 vs $2 ($3${4:+, not checked}): ${line#checkpoint_diff: }"
+  if [ "$rc" -ne 0 ] && [ -z "${4:-}" ]; then
+    say "  ^ beyond what is allowed"
+    status=1
+  fi
+}

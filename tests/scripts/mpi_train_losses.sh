@@ -15,22 +15,7 @@ ensure_data
 work=$(mktemp -d /tmp/rampart-losses.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-run() {  # NP NAME [train flags]
-  local np=$1 name=$2 t0
-  shift 2
-  t0=$(now)
-  "${MPIRUN[@]}" -np "$np" "$RAMPART_BIN" train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" \
-    --out "$work/$name" --batch 64 --threads 1 --json "$@" >"$work/$name.json" 2>"$work/$name.log" ||
-    { cat "$work/$name.log"; die "training $name on $np ranks failed"; }
-  say "$name: $np rank(s), $(since "$t0") s"
-}
 status=0
-diff_ck() {  # A B MODE
-  local line rc=0
-  line=$("$CHECKPOINT_DIFF" "$work/$1/checkpoint.h5" "$work/$2/checkpoint.h5" $3 | tail -n 2 | head -n 1) || rc=$?
-  say "$1 vs $2 ($3): ${line#checkpoint_diff: }"
-  [ "$rc" -eq 0 ] || { say "  ^ beyond what is allowed"; status=1; }
-}
 
 for loss in trades mart; do
   for np in 1 2; do run "$np" "$loss-1step-np$np" --loss "$loss" --limit 64 --epochs 1; done
