@@ -65,6 +65,7 @@ def main():
         n = min(need, f["images"].shape[0])
         images = f["images"][:n]
         labels = f["labels"][:n]
+        classes = int(f.attrs["classes"])  # the model's outputs, as rampart sizes them
     if n < need:  # a small file: cycle through what there is
         reps = (need + n - 1) // n
         images, labels = np.tile(images, (reps, 1, 1, 1))[:need], np.tile(labels, reps)[:need]
@@ -77,7 +78,7 @@ def main():
     else:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import torch_models
-        model = torch_models.standard_model(torch, a.model, int(labels.max()) + 1 if labels.max() >= 10 else 10,
+        model = torch_models.standard_model(torch, a.model, classes,
                                             images.shape[1])
         if model is None:
             raise SystemExit(f"peer_pytorch.py: unknown model {a.model!r}")
