@@ -387,6 +387,10 @@ expect 78 "lr-schedule: expected constant, step, cosine or warmup-cosine, found 
   --data "$tmp/test.h5" --lr-schedule linear
 expect 78 "attack-init: expected random or carry, found \"zero\"" -- "$bin" train --data "$tmp/test.h5" --attack-init zero
 expect 78 "attack-bn: expected auto, eval or train, found \"batch\"" -- "$bin" train --data "$tmp/test.h5" --attack-bn batch
+expect 78 "loss: expected ce, trades or mart, found \"trades-kl\"" -- "$bin" train --data "$tmp/test.h5" --loss trades-kl
+expect 78 "--loss trades compares the clean and the attacked prediction: it needs an attack" -- "$bin" train \
+  --data "$tmp/test.h5" --loss trades --attack none
+expect 78 "--beta must be a number in [0, 1e+06], found -1" -- "$bin" train --data "$tmp/test.h5" --beta -1
 expect 78 "augment: expected none, flip, crop-flip" -- "$bin" train --data "$tmp/test.h5" --augment mixup
 expect 78 "augment crop-flip: expected a padding in [0, 28]" -- "$bin" train --data "$tmp/test.h5" --augment crop-flip --crop-padding 40
 expect 78 "--schedule expects fixed, budgeted or adaptive, found 'greedy'" -- "$bin" train --data "$tmp/test.h5" \
