@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Attacks a rampart checkpoint with independent attacks (PyTorch + torchattacks:
-# PGD-20, PGD-50 with 3 restarts, APGD-CE, APGD-DLR); see independent_attack.py.
+# PGD-20, PGD-50 with 3 restarts, APGD-CE, APGD-DLR; AutoAttack, the authors' code from PyPI's
+# pyautoattack); see independent_attack.py.
 # Usage: benchmarks/independent_attack.sh CHECKPOINT [--data data/test.h5] [--limit 1000] [--attacks ...]
 # Installs Debian's python3-torch and torchattacks (pure Python, into build/pydeps) if missing.
 set -euo pipefail
@@ -11,13 +12,13 @@ if [ $# -lt 1 ] || [ ! -f "$1" ]; then
 fi
 scripts/install-deps.sh --with-torch >&2
 deps=build/pydeps
-if ! PYTHONPATH=$deps /usr/bin/python3 -c "import torchattacks" 2>/dev/null; then
+if ! PYTHONPATH=$deps /usr/bin/python3 -c "import torchattacks, pyautoattack" 2>/dev/null; then
   if python3 -m pip --version >/dev/null 2>&1; then pip=(python3 -m pip)
   else
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
     pip=(/usr/bin/python3 -m pip)
   fi
-  "${pip[@]}" install --quiet --no-deps --target "$deps" torchattacks==3.5.1 >&2
+  "${pip[@]}" install --quiet --no-deps --target "$deps" torchattacks==3.5.1 pyautoattack==0.2.0 >&2
 fi
 ck=$1
 shift

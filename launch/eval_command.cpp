@@ -47,7 +47,11 @@ int run_eval(const std::vector<std::string>& args) {
       ("config", po::value<std::string>(), "INI file of key = value lines; keys are these flag names")
       ("checkpoint", po::value<std::string>(), "checkpoint.h5 written by rampart train")
       ("data", po::value<std::string>(), "test set (HDF5, made by rampart data import)")
-      ("attack", po::value<std::string>()->default_value("all"), "pgd, fgsm, fgsm-rs, pgd-l2, none, or all (fgsm and pgd)")
+      ("attack", po::value<std::string>()->default_value("all"),
+       "pgd, fgsm, fgsm-rs, pgd-l2, apgd-ce, apgd-dlr, apgd-t, fab-t, square, autoattack (AutoAttack 'standard': "
+       "apgd-ce, apgd-t, fab-t and square, each on the images the earlier ones left robust), none, or all (fgsm and pgd)")
+      ("norm", po::value<std::string>()->default_value("linf"),
+       "threat model of the AutoAttack attacks: linf or l2 (--eps is the radius in that norm; for PGD pick pgd or pgd-l2)")
       ("eps", po::value<float>()->default_value(0.1f), "attack radius")
       ("steps", po::value<int>()->default_value(20), "PGD steps")
       ("alpha", po::value<float>()->default_value(0.f), "PGD step size (0: 2.5 * eps / steps)")
@@ -72,9 +76,18 @@ int run_eval(const std::vector<std::string>& args) {
   // The default step: 2.5 eps / steps; with eps 0 (the clean point) any step > 0 leaves it there.
   if (alpha == 0 && steps > 0) alpha = eps > 0 ? 2.5f * eps / float(steps) : 1e-12f;
   const std::string which = vm["attack"].as<std::string>();
-  const AttackParams params{eps, alpha, steps, restarts};
+  const std::string norm_word = vm["norm"].as<std::string>();
+  if (norm_word != "linf" && norm_word != "l2")
+    throw ConfigError("eval --norm: expected linf or l2, found \"" + norm_word + "\"");
+  AttackParams params{eps, alpha, steps, restarts};
+  params.norm = norm_word == "l2" ? Norm::kL2 : Norm::kLinf;
   const std::vector<AttackConfig> attacks = parse_attacks(which, params, AttackWords::kNamesNoneOrAll);
-  for (auto& a : attacks) validate(a, "eval --attack " + a.name);
+  for (auto& a : attacks) {
+    validate(a, "eval --attack " + a.name);
+    if (a.method == Method::kPgd && params.norm == Norm::kL2 && a.norm != Norm::kL2)
+      throw ConfigError("eval --norm l2: applies to the AutoAttack attacks (apgd-ce, apgd-dlr, apgd-t, fab-t, square, "
+                        "autoattack), found --attack " + which + "; for L2 PGD use --attack pgd-l2");
+  }
   // The flags the chosen attack does not use (--steps, --alpha, --restarts for fgsm; all of them
   // for none) are still checked: a bad value is refused rather than silently unused.
   const AttackConfig unused = make_attack(which == "pgd-l2" ? "pgd-l2" : "pgd", params);
@@ -112,6 +125,7 @@ int run_eval(const std::vector<std::string>& args) {
   r["steps"] = steps;
   r["alpha"] = alpha;
   r["restarts"] = restarts;
+  r["norm"] = norm_word;
   if (comm->rank() == 0) {
     if (vm["json"].as<bool>()) std::cout << r.dump() << std::endl;
     else print_summary(r, stdout);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "runtime/attacks/search_attacks.h"
 #include "runtime/objectives/objective.h"
 
 namespace rampart {
@@ -77,23 +78,55 @@ void Evaluator::add(Model& model, const Tensor& x_in, const int32_t* labels_in, 
                         sizeof(float) * size_t(n * k));
     examples_.clean_correct.insert(examples_.clean_correct.end(), clean_ok, clean_ok + n);
   }
+  // Robust to every attack so far: AutoAttack's chained attacks run only on these.
+  std::vector<uint8_t> chain(clean_ok, clean_ok + n), robust(static_cast<size_t>(n));
   for (size_t a = 0; a < attacks_.size(); ++a) {
-    RandomKey key{seed_, Stream::kEvalStart, uint64_t(a), first_example};
-    attacker_.run(model, x, labels, attacks_[a], key, x_adv_);
-    const Tensor& la = model.forward(x_adv_, Mode::kEval);
-    adv_ok_.resize(n);
-    LossOutput adv{0.f, nullptr, nullptr, loss_.data(), adv_ok_.data()};
-    score_->evaluate({la.data(), labels, n, la.dim(1), nullptr, d}, adv);
-    const uint8_t* adv_ok = adv_ok_.data();
-    if (d != Device::kCpu) {
-      adv_host_.resize(n);
-      kernels::copy_bytes(Device::kCpu, adv_host_.data(), d, adv_ok_.data(), size_t(n));
-      adv_ok = adv_host_.data();
+    const AttackConfig& cfg = attacks_[a];
+    if (cfg.method == Method::kPgd) {
+      RandomKey key{seed_, Stream::kEvalStart, uint64_t(a), first_example};
+      attacker_.run(model, x, labels, cfg, key, x_adv_);
+      const Tensor& la = model.forward(x_adv_, Mode::kEval);
+      adv_ok_.resize(n);
+      LossOutput adv{0.f, nullptr, nullptr, loss_.data(), adv_ok_.data()};
+      score_->evaluate({la.data(), labels, n, la.dim(1), nullptr, d}, adv);
+      const uint8_t* adv_ok = adv_ok_.data();
+      if (d != Device::kCpu) {
+        adv_host_.resize(n);
+        kernels::copy_bytes(Device::kCpu, adv_host_.data(), d, adv_ok_.data(), size_t(n));
+        adv_ok = adv_host_.data();
+      }
+      for (int64_t e = 0; e < n; ++e) robust[size_t(e)] = clean_ok[e] && adv_ok[e];
+    } else {
+      search(model, x, labels, first_example, cfg, cfg.chained ? chain.data() : clean_ok, robust);
     }
-    for (int64_t e = 0; e < n; ++e) counts_.robust_correct[a] += clean_ok[e] && adv_ok[e];
-    if (keep_)
-      for (int64_t e = 0; e < n; ++e) examples_.robust_correct[a].push_back(clean_ok[e] && adv_ok[e]);
+    chain = robust;
+    for (int64_t e = 0; e < n; ++e) counts_.robust_correct[a] += robust[size_t(e)];
+    if (keep_) examples_.robust_correct[a].insert(examples_.robust_correct[a].end(), robust.begin(), robust.end());
   }
+}
+
+// A search attack on the rows with candidate[e] != 0 (gathered into one batch; the model is on
+// the CPU, run_search_attack checks): robust[e] = candidate[e] and not fooled.
+void Evaluator::search(Model& model, const Tensor& x, const int32_t* labels, int64_t first_example,
+                       const AttackConfig& cfg, const uint8_t* candidate, std::vector<uint8_t>& robust) {
+  const int64_t n = x.dim(0), dim = x.size() / n;
+  std::vector<int64_t> rows, index;
+  std::vector<int32_t> y;
+  for (int64_t e = 0; e < n; ++e) {
+    robust[size_t(e)] = 0;
+    if (!candidate[e]) continue;
+    rows.push_back(e);
+    index.push_back(first_example + e);
+    y.push_back(labels[e]);
+  }
+  if (rows.empty()) return;
+  Shape s = x.shape();
+  s[0] = int64_t(rows.size());
+  x_search_.resize(s);
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(x_search_.data() + int64_t(i) * dim, x.data() + rows[i] * dim, sizeof(float) * size_t(dim));
+  const SearchResult r = run_search_attack(model, {&x_search_, y.data(), index.data()}, cfg, seed_);
+  for (size_t i = 0; i < rows.size(); ++i) robust[size_t(rows[i])] = !r.fooled[i];
 }
 
 namespace {
@@ -191,6 +224,8 @@ nlohmann::json eval_report(const EvalCounts& c, const std::vector<AttackConfig>&
     if (attacks[a].name == "pgd") pgd = acc;
   }
   if (!attacks.empty()) j["robust_accuracy"] = c.robust_correct.back() / n;
+  // AutoAttack's chain: robust to all four attacks is the last entry's count.
+  if (attacks.size() > 1 && attacks.back().chained) j["autoattack_accuracy"] = c.robust_correct.back() / n;
   if (fgsm >= 0 && pgd >= 0) {
     std::string w = masking_warning(fgsm, pgd);
     if (!w.empty()) j["warning"] = w;

@@ -1,5 +1,6 @@
 // Clean and robust accuracy of a model over batches, for any list of attacks.
-// Robust means correct on the clean input and on the attacked one. Accuracy and the clean
+// Robust means correct on the clean input and on the attacked one; for a chained attack
+// (AutoAttack's, attack_config.h) correct under every attack of the chain so far. Accuracy and the clean
 // loss are scored with cross-entropy, whatever objective the attacks climb.
 #pragma once
 #include <cstdint>
@@ -56,6 +57,9 @@ class Evaluator {
   ExampleResults& examples() { return examples_; }
 
  private:
+  void search(Model& model, const Tensor& x, const int32_t* labels, int64_t first_example, const AttackConfig& cfg,
+              const uint8_t* candidate, std::vector<uint8_t>& robust);
+
   std::vector<AttackConfig> attacks_;
   uint64_t seed_;
   EvalCounts counts_;
@@ -65,7 +69,7 @@ class Evaluator {
   Attacker attacker_;
   // On the model's device: the batch (when it came from the host), the attack's
   // output and the per-example scores; the host copies of the scores off the CPU.
-  Tensor x_dev_, x_adv_, loss_;
+  Tensor x_dev_, x_adv_, loss_, x_search_;
   Buffer<int32_t> labels_dev_;
   Buffer<uint8_t> clean_ok_, adv_ok_;
   std::vector<uint8_t> clean_host_, adv_host_;

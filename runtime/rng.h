@@ -16,6 +16,7 @@ enum class Stream : uint32_t {
   kEvalStart = 4,    // attack random starts during evaluation
   kProbe = 5,        // scheduler probes
   kAugment = 6,      // training-set augmentation, per (epoch, example)
+  kEvalSearch = 7,   // AutoAttack's searches (runtime/attacks/search_attacks.h), per example
 };
 
 // A sequential generator on top of Philox, for initialisation and shuffling.

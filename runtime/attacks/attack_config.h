@@ -13,8 +13,13 @@
 
 namespace rampart {
 
+// How the attack searches: the PGD engine (attack.h), or one of AutoAttack's per-example
+// searches (search_attacks.h).
+enum class Method { kPgd, kApgd, kFab, kSquare };
+
 struct AttackConfig {
-  std::string name = "pgd";  // the registry's name, for reports: "pgd", "fgsm", "fgsm-rs", "pgd-l2"
+  std::string name = "pgd";  // the registry's name, for reports: "pgd", "fgsm", "apgd-ce", ...
+  Method method = Method::kPgd;
   Norm norm = Norm::kLinf;
   float eps = 0.1f;
   float alpha = 0.025f;      // step size
@@ -37,6 +42,17 @@ struct AttackConfig {
   // and updates the running ones at every pass, exactly as a PyTorch model left in train mode
   // does (Madry PGD-AT as Rice et al. and Wong et al. run it). Evaluation always uses false.
   bool bn_batch_stats = false;
+  // AutoAttack's searches (method != kPgd):
+  //   targets  0: untargeted; t > 0: one run per target class, the classes ranked 2nd..(t+1)th
+  //            by the clean logits (APGD-T, FAB-T: 9)
+  //   queries  Square's model queries per example (5000)
+  //   chained  run only on the examples every earlier attack of the list left robust, and
+  //            count an example robust only if it survives them all (AutoAttack's chain)
+  //   slot     the attack's position in its chain: keys its random numbers
+  int targets = 0;
+  int queries = 5000;
+  bool chained = false;
+  int slot = 0;
 };
 
 // Checks the ranges (eps >= 0, steps >= 1, alpha > 0, restarts >= 1, eps <= 1 for L-inf)

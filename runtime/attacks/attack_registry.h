@@ -31,6 +31,7 @@ struct AttackParams {
   int steps = 7;
   int restarts = 1;
   int early_stop_tau = -1;
+  Norm norm = Norm::kLinf;  // the threat model of AutoAttack's attacks (pgd-l2 is L2 PGD)
 };
 
 // What a caller accepts besides attack names: training takes "none" (clean training),
@@ -39,7 +40,10 @@ enum class AttackWords { kNames, kNamesOrNone, kNamesNoneOrAll };
 
 // The attacks `word` names, built from `p` (not yet validated: callers name the flags in
 // their messages). "none" gives no attack. ConfigError
-// `attack: expected pgd, fgsm, fgsm-rs, pgd-l2[, none][ or all], found "<word>"` otherwise.
+// `attack: expected pgd, fgsm, ...[, none][ or all], found "<word>"` otherwise.
+// AutoAttack's attacks (apgd-ce, apgd-dlr, apgd-t, fab-t, square; "autoattack" for the
+// standard chain of the four, each on the examples the earlier ones left robust) are
+// evaluation attacks: accepted with kNames and kNamesNoneOrAll, refused for training.
 std::vector<AttackConfig> parse_attacks(const std::string& word, const AttackParams& p, AttackWords accepted);
 // The one attack `name` names (parse_attacks with kNames).
 AttackConfig make_attack(const std::string& name, const AttackParams& p);

@@ -115,9 +115,10 @@ void expect_config_error(const std::function<void()>& f, const std::string& text
 }
 
 TEST(AttackRegistry, EveryNameBuildsItsRecipe) {
-  EXPECT_EQ(attack_names(), (std::vector<std::string>{"pgd", "fgsm", "fgsm-rs", "pgd-l2"}));
+  EXPECT_EQ(attack_names(), (std::vector<std::string>{"pgd", "fgsm", "fgsm-rs", "pgd-l2", "apgd-ce", "apgd-dlr",
+                                                      "apgd-t", "fab-t", "square"}));
   const AttackParams p{0.2f, 0.03f, 5, 3, 2};
-  for (const auto& name : attack_names()) {
+  for (const std::string name : {"pgd", "fgsm", "fgsm-rs", "pgd-l2"}) {
     AttackConfig a = make_attack(name, p);
     EXPECT_EQ(a.name, name);
     EXPECT_EQ(a.eps, 0.2f) << name;
@@ -141,6 +142,23 @@ TEST(AttackRegistry, EveryNameBuildsItsRecipe) {
   EXPECT_EQ(pgd_config(0.2f, 0.03f, 5, 3).alpha, pgd.alpha);
   EXPECT_EQ(fgsm_rs_config(0.2f).alpha, rs.alpha);
   EXPECT_EQ(fgsm_config(0.2f).random_start, false);
+  // AutoAttack's searches: the standard version's settings, the caller's eps and norm.
+  AttackParams q = p;
+  q.norm = Norm::kL2;
+  for (const std::string name : {"apgd-ce", "apgd-dlr", "apgd-t", "fab-t", "square"}) {
+    const AttackConfig a = make_attack(name, q);
+    EXPECT_EQ(a.eps, 0.2f) << name;
+    EXPECT_TRUE(a.norm == Norm::kL2) << name;
+    EXPECT_TRUE(a.method != Method::kPgd) << name;
+    EXPECT_EQ(a.steps, 100) << name;
+    EXPECT_NO_THROW(validate(a, name));
+  }
+  EXPECT_EQ(make_attack("apgd-ce", p).restarts, 3);  // alone, APGD takes --restarts
+  EXPECT_EQ(make_attack("apgd-t", p).restarts, 1);
+  EXPECT_EQ(make_attack("apgd-t", p).targets, 9);
+  EXPECT_EQ(make_attack("apgd-dlr", p).objective, "dlr");
+  EXPECT_EQ(make_attack("fab-t", p).targets, 9);
+  EXPECT_EQ(make_attack("square", p).queries, 5000);
 }
 
 TEST(AttackRegistry, NoneAndAllWhereTheCallerTakesThem) {
@@ -151,11 +169,14 @@ TEST(AttackRegistry, NoneAndAllWhereTheCallerTakesThem) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].name, "fgsm");  // the last is the strongest: eval_report's robust_accuracy
   EXPECT_EQ(all[1].name, "pgd");
-  expect_config_error([&] { make_attack("none", p); }, "attack: expected pgd, fgsm, fgsm-rs or pgd-l2, found \"none\"");
+  expect_config_error([&] { make_attack("none", p); },
+                      "attack: expected pgd, fgsm, fgsm-rs, pgd-l2, apgd-ce, apgd-dlr, apgd-t, fab-t or square, found "
+                      "\"none\"");
   expect_config_error([&] { parse_attacks("all", p, AttackWords::kNamesOrNone); },
                       "attack: expected pgd, fgsm, fgsm-rs, pgd-l2 or none, found \"all\"");
   expect_config_error([&] { parse_attacks("cw", p, AttackWords::kNamesNoneOrAll); },
-                      "attack: expected pgd, fgsm, fgsm-rs, pgd-l2, none or all, found \"cw\"");
+                      "attack: expected pgd, fgsm, fgsm-rs, pgd-l2, apgd-ce, apgd-dlr, apgd-t, fab-t, square, "
+                      "autoattack, none or all, found \"cw\"");
 }
 
 TEST(Attack, UnknownObjectiveIsAConfigError) {

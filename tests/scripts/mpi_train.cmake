@@ -35,10 +35,12 @@ add_test(NAME mpi_train_diverge COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_
 # is the unit tests' (PairLossStep.*), which the sanitizers run; label asan-skip keeps this
 # 10-run script out of the AddressSanitizer pass (scripts/sanitize.sh).
 add_test(NAME mpi_train_losses COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_losses.sh)
+# AutoAttack on 1 and 2 ranks: the same result for every image.
+add_test(NAME mpi_eval_autoattack COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_eval_autoattack.sh)
 
 set_tests_properties(mpi_train_consistency mpi_train_lockstep_np2 mpi_train_lockstep_np4 mpi_train_dead_rank1
                      mpi_train_dead_rank0 mpi_train_preempt mpi_train_preempt_one_rank mpi_train_diverge
-                     mpi_train_losses PROPERTIES
+                     mpi_train_losses mpi_eval_autoattack PROPERTIES
                      FIXTURES_REQUIRED mpi_train_data ENVIRONMENT "${RAMPART_TRAIN_TEST_ENV};OMP_NUM_THREADS=1"
                      TIMEOUT 120 SKIP_RETURN_CODE 77 PROCESSORS 2 LABELS "mpi;train")
 set_tests_properties(mpi_train_losses PROPERTIES LABELS "mpi;train;asan-skip")
