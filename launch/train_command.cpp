@@ -6,6 +6,7 @@
 
 #include "cluster/comm/communicator_factory.h"
 #include "cluster/train/compute_backend.h"
+#include "cluster/train/held_out.h"
 #include "cluster/train/trainer.h"
 #include "cluster/comm/world.h"
 #include "launch/commands.h"
@@ -30,6 +31,7 @@ po::options_description train_options() {
       ("epochs", po::value<int>()->default_value(5), "epochs")
       ("batch", po::value<int64_t>()->default_value(128), "global batch size, split across ranks")
       ("limit", po::value<int64_t>()->default_value(0), "train on the first N images only (0: all)")
+      ("val-split", po::value<int64_t>()->default_value(0), "hold out the last N training images (after --limit; not trained on), evaluate PGD-10 at --eps on them after every epoch and keep the best epoch as <out>/best.h5 (0: off)")
       ("augment", po::value<std::string>()->default_value("none"), "training augmentation, drawn per (seed, epoch, image): none, flip, crop-flip (CIFAR: --crop-padding zero pixels, random crop, horizontal flip) or resized-crop (ImageNet: random resized crop to the stored size, flip)")
       ("crop-padding", po::value<int64_t>()->default_value(4), "crop-flip: pixels of zero padding on each side")
       ("min-crop-scale", po::value<double>()->default_value(0.08), "resized-crop: the smallest crop, as a fraction of the image's area")
@@ -89,6 +91,7 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.epochs = int(checked_int(vm, "epochs", 1, 1000000));
   c.batch = checked_int(vm, "batch", 1, 1 << 24);
   c.limit = checked_int(vm, "limit", 0, kMaxImages);
+  c.val_split = vm["val-split"].as<int64_t>();  // validate() says what it must be, and how to fix it
   c.augment = vm["augment"].as<std::string>();
   c.crop_padding = int(checked_int(vm, "crop-padding", 0, 4096));
   c.min_crop_scale = float(checked_real(vm, "min-crop-scale", 0, 1, /*lo_open=*/true));
@@ -127,6 +130,19 @@ TrainConfig train_config(const po::variables_map& vm) {
   return c;
 }
 
+// The validation's pick (--val-split), after the summary.
+static void print_best(const nlohmann::json& s, std::FILE* out) {
+  if (s["best_epoch"].get<int>() <= 0) {
+    std::fprintf(out, "validation: no epoch completed\n");
+    return;
+  }
+  const std::string where = s["best_checkpoint"].is_string() ? s["best_checkpoint"].get<std::string>() : "not saved (no --out)";
+  std::fprintf(out, "best epoch: %d, held-out PGD-%d accuracy %.2f%% (clean %.2f%%) on %lld images; %s\n",
+               s["best_epoch"].get<int>(), kValidationSteps, 100.0 * s["best_val_robust_accuracy"].get<double>(),
+               100.0 * s["best_val_clean_accuracy"].get<double>(), (long long)s["val_images"].get<int64_t>(),
+               where.c_str());
+}
+
 int run_train(const std::vector<std::string>& args) {
   po::options_description desc = train_options();
   po::variables_map vm;
@@ -155,7 +171,10 @@ int run_train(const std::vector<std::string>& args) {
     if (lead) {
       if (!cfg.out.empty()) write_json_file(cfg.out + "/summary.json", summary);
       if (json) std::cout << summary.dump() << std::endl;
-      else print_summary(summary, stdout);
+      else {
+        print_summary(summary, stdout);
+        if (summary.contains("best_epoch")) print_best(summary, stdout);
+      }
     }
     comm->barrier();
     return 0;

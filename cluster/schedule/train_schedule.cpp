@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "cluster/schedule/step_calibration.h"
+#include "cluster/train/held_out.h"
 #include "runtime/errors.h"
 
 namespace rampart {
@@ -106,6 +107,14 @@ SchedulerSetup scheduler_setup(const TrainConfig& cfg, int world, int64_t steps_
   in.budget = cfg.budget;
   in.price = cfg.price;
   in.reserve.final_eval_images = final_eval_images;
+  // The per-epoch validation (--val-split; cluster/train/held_out.h): PGD-10 and two forwards
+  // (clean, attacked) on val_split images, in units of a final evaluation's image (its attack
+  // passes and forwards; a forward counted as a pass, slightly high).
+  if (cfg.val_split > 0) {
+    const CalibrationOptions o = calibration_for(cfg);
+    in.eval_images_per_epoch =
+        double(cfg.val_split) * (kValidationSteps + 2.0) / (o.eval_attack_passes + o.eval_forwards);
+  }
   // The model is a few MB; writing it takes well under a second here. Kept small so that
   // short budgets stay usable; the 5% safety and the per-step budget check cover the rest.
   in.reserve.checkpoint_s = 1.0;

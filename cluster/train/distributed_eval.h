@@ -27,4 +27,14 @@ using AddEvalBatch = std::function<void(const Tensor& x, const int32_t* labels, 
 EvalCounts evaluate_shard_with(const AddEvalBatch& add, const EvalCounts& counts, const Dataset& set, int64_t n,
                                int64_t batch, Communicator& comm);
 
+// The same walk over rows [first, last) of `set` (the training rows held out at its end, say):
+// first_example counts from `first`, so that random starts are keyed by the row's place among
+// those rows, whatever the number of ranks. Batches of at most min(batch, max_batch) rows.
+// stoppable: a stop signal ends the walk with Interrupted (every rank at the same batch), as
+// evaluate_shard_with does; otherwise the walk never looks at it (and costs no collective per
+// batch), and the caller honours the signal where it can checkpoint.
+EvalCounts evaluate_rows_with(const AddEvalBatch& add, const EvalCounts& counts, const Dataset& set, int64_t first,
+                              int64_t last, int64_t batch, Communicator& comm, bool stoppable,
+                              int64_t max_batch = 256);
+
 }  // namespace rampart

@@ -24,7 +24,11 @@ std::map<std::string, std::string> parse_lines(const std::string& text) {
 
 // The step counter indexes batches of `batch` images of the first `limit` images, in the order
 // `seed` draws; the model's parameters are what the checkpoint holds.
-const std::set<std::string> kMustMatch = {"batch", "limit", "seed", "model"};
+// val-split holds images out of training (held_out.h).
+const std::set<std::string> kMustMatch = {"batch", "limit", "seed", "model", "val-split"};
+// Keys added after checkpoints were first written: absent from an older checkpoint's config, they
+// read as the value the run then had.
+const std::map<std::string, std::string> kAddedLater = {{"val-split", "0"}};
 // Nothing the run computes depends on these.
 const std::set<std::string> kIgnored = {"resume", "out", "json", "threads", "log-every", "log-level",
                                         "timeout", "backend", "help", "config"};
@@ -40,7 +44,8 @@ std::vector<ConfigChange> config_changes(const std::string& checkpoint_config, c
   for (const auto& k : keys) {
     if (kIgnored.count(k)) continue;
     auto b = before.find(k), n = now.find(k);
-    const std::string bv = b == before.end() ? "(not set)" : b->second;
+    const auto later = kAddedLater.find(k);
+    const std::string bv = b != before.end() ? b->second : later != kAddedLater.end() ? later->second : "(not set)";
     const std::string nv = n == now.end() ? "(not set)" : n->second;
     if (bv != nv) out.push_back({k, bv, nv, kMustMatch.count(k) > 0});
   }

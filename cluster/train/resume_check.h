@@ -11,7 +11,7 @@ namespace rampart {
 
 struct ConfigChange {
   std::string key, before, now;
-  bool must_match = false;  // batch, limit, seed, model, data order: refused on --resume
+  bool must_match = false;  // batch, limit, seed, model, val-split: refused on --resume
 };
 
 // Changed keys, in key order; keys that cannot matter (resume, out, json, threads, logging,

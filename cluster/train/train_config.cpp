@@ -3,6 +3,7 @@
 // one first.
 #include "cluster/train/train_config.h"
 
+#include <algorithm>
 #include <string>
 
 #include "cluster/schedule/schedule_policy.h"
@@ -25,6 +26,16 @@ void validate_run(const TrainConfig& cfg, int world) {
     throw ConfigError("batch (the global batch) must be at least the number of ranks: batch " +
                       std::to_string(cfg.batch) + ", ranks " + std::to_string(world));
   if (!(cfg.lr > 0)) throw ConfigError("lr must be > 0, found " + std::to_string(cfg.lr));
+  // The held-out rows must leave some to train on; against the data's size it is checked when
+  // the data is read (held_out.h), here against --limit.
+  if (cfg.val_split < 0)
+    throw ConfigError("--val-split must be 0 (off) or the number of training images to hold out for the per-epoch "
+                      "validation, found " + std::to_string(cfg.val_split) + "; give e.g. --val-split 1000");
+  if (cfg.limit > 0 && cfg.val_split >= cfg.limit)
+    throw ConfigError("--val-split must be below the number of training images (" + std::to_string(cfg.limit) +
+                      " after --limit): the held-out images are not trained on; found " +
+                      std::to_string(cfg.val_split) + "; give e.g. --val-split " +
+                      std::to_string(std::max<int64_t>(1, cfg.limit / 10)));
   // Without --out there is no checkpoint to resume from: the run would silently start afresh.
   if (cfg.resume && cfg.out.empty())
     throw UsageError("--resume continues from <out>/checkpoint.h5 and needs --out (the folder of the run to "

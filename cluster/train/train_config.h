@@ -16,6 +16,9 @@ struct TrainConfig {
   std::string data, test_data;
   int64_t limit = 0;        // use the first `limit` training images (0: all)
   int64_t eval_limit = 0;   // evaluate on the first `eval_limit` test images (0: all)
+  // Hold out the last `val_split` training images (after `limit`; not trained on) and evaluate
+  // PGD-10 on them after every epoch; the best epoch's state is kept as <out>/best.h5 (0: off).
+  int64_t val_split = 0;
   // Training-set augmentation (runtime/data/augment.h): none, flip, crop-flip, resized-crop.
   std::string augment = "none";
   int crop_padding = 4;

@@ -39,6 +39,7 @@ nlohmann::json Trainer::summary() {
   out["steps"] = step_;
   out["ranks"] = world_;
   out["device"] = backend_->describe();
+  best_summary(out);
   if (!cfg_.test_data.empty()) {
     try {
       out.update(evaluate_test_set(cfg_, *backend_, example_, model_->num_classes()));

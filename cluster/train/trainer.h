@@ -57,6 +57,15 @@ class TrainObserver {
   virtual void on_message(const std::string& line) {}
 };
 
+// The validation's record so far, kept across --resume in the checkpoint's metadata.
+struct ValidationRecord {
+  int64_t epochs_validated = 0;  // epochs whose end has been validated
+  int best_epoch = 0;            // 1-based; 0: none yet
+  double best_robust = -1, best_clean = 0;
+  nlohmann::json to_json() const;
+  static ValidationRecord from_json(const nlohmann::json& j);  // {} for null
+};
+
 // Set from a signal handler: stop at the next step boundary after a checkpoint.
 std::atomic<int>& stop_requested();
 
@@ -128,6 +137,13 @@ class Trainer {
   bool guard_probe();
   void adapt(int64_t b);
   void end_epoch(int epoch);
+  // Validation (trainer_validation.cpp): PGD-10 on the held-out rows after epoch `epoch`
+  // (1-based); a better robust accuracy than the best so far marks the next checkpoint as best.
+  // The epoch line gets val_clean_accuracy and val_robust_accuracy. Collective.
+  void validate_epoch(int epoch, nlohmann::json& line);
+  // After resuming at an epoch's end whose validation had not run (stopped there): run it now.
+  void validate_pending();
+  void best_summary(nlohmann::json& out) const;
   Spend spent_now() const;
   double images_per_s() const;
   static double seconds_since(Clock::time_point t) {
@@ -154,9 +170,10 @@ class Trainer {
   Policy policy_ = Policy::kFixed;
   bool scheduled_ = false;  // the scheduler speaks only when it has something to decide
 
-  // Data: the training set without the guard's held-out rows at its end.
+  // Data: the training set without the held-out rows at its end (held_out.h: the guard's probe
+  // rows and the validation rows).
   std::optional<Dataset> train_set_;
-  int64_t n_images_ = 0, n_probe_ = 0, n_train_ = 0, n_test_ = 0, probe_every_ = 0;
+  int64_t n_images_ = 0, n_probe_ = 0, n_val_ = 0, n_train_ = 0, n_test_ = 0, probe_every_ = 0;
   int64_t C_ = 0, H_ = 0, W_ = 0, img_ = 0;
   Shape example_;
   bool carry_ = false;
@@ -170,8 +187,10 @@ class Trainer {
   LrSchedule lr_;
   std::unique_ptr<ComputeBackend> backend_;
 
-  // Checkpoints and resumption.
-  std::string ck_path_;
+  // Checkpoints and resumption; best.h5, the state of the best validated epoch.
+  std::string ck_path_, best_path_;
+  ValidationRecord val_;      // stored in every checkpoint (extra_json "validation")
+  bool write_best_ = false;   // the next checkpoint is the best so far: also written as best.h5
   int64_t start_step_ = 0;
   nlohmann::json resumed_scheduler_;
   int64_t last_checkpoint_step_ = -1;

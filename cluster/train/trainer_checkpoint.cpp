@@ -11,8 +11,12 @@ nlohmann::json Trainer::scheduler_state(int64_t step) const {
   return sched_ ? sched_->to_json(spent_now(), dec_, int(step / batches_)) : nlohmann::json();
 }
 
-// Checked first (checkpoint_health.h): a bad state never replaces a good checkpoint. Rank 0
-// writes; nobody runs ahead of a checkpoint that may be needed.
+// Checked first (checkpoint_health.h): a bad state never replaces a good checkpoint, nor a
+// good best.h5. Rank 0 writes; nobody runs ahead of a checkpoint that may be needed. When the
+// state is the best validated so far (write_best_), the same checkpoint is also written as
+// best.h5, before checkpoint.h5 (both atomically). A crash between the two leaves the older
+// checkpoint.h5, whose record names the older best: a --resume replays the epoch bit for bit and
+// writes the same best.h5 again.
 void Trainer::write_checkpoint(int64_t step) {
   if (ck_path_.empty()) return;
   check_checkpoint_health(*backend_, *model_, *sgd_, x_, labels_.data(), cfg_.seed, comm_, step, ck_path_,
@@ -21,6 +25,7 @@ void Trainer::write_checkpoint(int64_t step) {
     Checkpoint ck;
     store_model(*model_, &*sgd_, ck);
     ck.extra = {{"device", backend_->device()}};
+    if (n_val_ > 0) ck.extra["validation"] = val_.to_json();
     ck.config = cfg_.config_text;
     ck.epoch = step / batches_;
     ck.step = step;
@@ -28,8 +33,10 @@ void Trainer::write_checkpoint(int64_t step) {
     ck.rng = {{"seed", cfg_.seed}, {"note", "counter-based: every draw is keyed by (seed, step, example)"}};
     ck.scheduler = scheduler_state(step);
     carried_->save(ck);
+    if (write_best_ && !best_path_.empty()) rampart::write_checkpoint(best_path_, ck);
     rampart::write_checkpoint(ck_path_, ck);
   }
+  write_best_ = false;
   last_checkpoint_step_ = last_good_step_ = step;
   comm_.barrier();
 }

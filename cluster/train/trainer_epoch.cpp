@@ -151,7 +151,8 @@ void Trainer::adapt(int64_t b) {
 }
 
 // The epoch's loss and accuracy over all ranks, the cost model's update and re-plan, the
-// epoch's checkpoint and its summary line; the next step takes a new decision.
+// validation (after the step time is measured: it is not a training step's), the epoch's
+// checkpoint (and best.h5) and its summary line; the next step takes a new decision.
 void Trainer::end_epoch(int epoch) {
   double ep[3] = {ep_loss_, ep_correct_, ep_n_};
   comm_.allreduce_sum(ep, 3);
@@ -170,6 +171,7 @@ void Trainer::end_epoch(int epoch) {
     const double step_s = (seconds_since(t_epoch_) - ep_aside_s_) / double(std::max<int64_t>(1, steps_run));
     if (scheduled_ && adversarial_) sched_->end_epoch(epoch + 1, std::max(1, k_main), step_s, spent_now());
   }
+  validate_epoch(epoch + 1, line);
   write_checkpoint(step_);
   if (sched_ && scheduled_) {
     line.update(sched_->report(spent_now(), epoch + 1));

@@ -7,6 +7,7 @@
 #include "cluster/schedule/guard_probe.h"
 #include "cluster/schedule/plan_table.h"
 #include "cluster/schedule/train_schedule.h"
+#include "cluster/train/held_out.h"
 #include "cluster/train/resume_check.h"
 #include "cluster/train/train_report.h"
 #include "cluster/train/trainer.h"
@@ -29,6 +30,7 @@ Trainer::Trainer(const TrainConfig& cfg, Communicator& comm, TrainObserver& obs)
   policy_ = effective_policy(cfg_);
   scheduled_ = cfg_.budget.limited() || policy_ != Policy::kFixed || probe_interval(cfg_) > 0;
   ck_path_ = cfg_.out.empty() ? "" : cfg_.out + "/checkpoint.h5";
+  best_path_ = cfg_.out.empty() || cfg_.val_split <= 0 ? "" : cfg_.out + "/best.h5";
 
   open_data();
   build_model();
@@ -43,8 +45,9 @@ Trainer::Trainer(const TrainConfig& cfg, Communicator& comm, TrainObserver& obs)
   make_scheduler();
   report_start();
 
-  // The guard's probe: PGD on the held-out rows (this rank's part).
-  probe_ = std::make_unique<GuardProbe>(*train_set_, n_train_, probe_every_ > 0 ? n_images_ : n_train_, rank_, world_);
+  // The guard's probe: PGD on the last of the held-out rows.
+  const int64_t probe_first = n_images_ - n_probe_;
+  probe_ = std::make_unique<GuardProbe>(*train_set_, probe_first, probe_every_ > 0 ? n_images_ : probe_first);
   total_steps_ = batches_ * cfg_.epochs;
   flops_per_image_ = model_->forward_flops();  // forward; see the summary for the total
   step_ = start_step_;
@@ -52,17 +55,20 @@ Trainer::Trainer(const TrainConfig& cfg, Communicator& comm, TrainObserver& obs)
   adapt_every_ = probe_every_ > 0 ? probe_every_ : 50;
   t_epoch_ = Clock::now();
   if (probe_every_ > 0) take_snapshot();
+  validate_pending();
 }
 
 Trainer::~Trainer() = default;
 
-// Every rank opens the file and reads only its rows. With the guard on, the last
-// probe_images rows are held out for its probe.
+// Every rank opens the file and reads only its rows. The last rows are held out (held_out.h):
+// with the guard on, probe_images for its probe; with --val-split, the validation rows.
 void Trainer::open_data() {
   train_set_.emplace(cfg_.data, cfg_.limit > 0 ? cfg_.limit : -1);
   n_images_ = train_set_->size();
-  n_probe_ = adversarial_ ? probe_holdout(cfg_, n_images_) : 0;
-  n_train_ = n_images_ - n_probe_;
+  const HeldOut held = hold_out(cfg_, n_images_);  // ConfigError for a --val-split the data cannot take
+  n_probe_ = held.n_probe;
+  n_val_ = held.n_val;
+  n_train_ = held.n_train;
   probe_every_ = n_probe_ > 0 ? probe_interval(cfg_) : 0;
   C_ = train_set_->channels(), H_ = train_set_->height(), W_ = train_set_->width();
   check_augment(augment_, H_, W_);  // before any work: a padding the images cannot take fails now
@@ -115,6 +121,8 @@ void Trainer::resume() {
                     "points until each example has been attacked once");
   start_step_ = ck.step;
   resumed_scheduler_ = ck.scheduler;
+  if (ck.extra.is_object() && ck.extra.contains("validation"))
+    val_ = ValidationRecord::from_json(ck.extra["validation"]);
   obs_.on_message("resumed from " + ck_path_ + " at step " + std::to_string(start_step_));
 }
 
@@ -170,6 +178,7 @@ void Trainer::report_start() {
     info["attack_bn"] = attack_.bn_batch_stats ? "train" : "eval";
   }
   if (cfg_.loss != "ce") info["beta"] = cfg_.beta;
+  if (n_val_ > 0) info["val_images"] = n_val_;
   if (scheduled_) {
     info["schedule"] = to_string(policy_);
     info["probe_every"] = probe_every_;

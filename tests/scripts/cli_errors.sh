@@ -323,6 +323,13 @@ expect 78 "--batch must be an integer in [1, 16777216], found -5" -- "$bin" trai
 expect 78 "--limit must be an integer in [0, 1099511627776], found -1" -- "$bin" train --data "$tmp/test.h5" --limit -1
 expect 78 "--eval-limit must be an integer in [0, 1099511627776], found 99999999999999" -- "$bin" train \
   --data "$tmp/test.h5" --eval-limit 99999999999999
+# --val-split: negative, all of --limit, all of the data (checked where the data is read).
+expect 78 "--val-split must be 0 (off) or the number of training images to hold out for the per-epoch validation, found -1; give e.g. --val-split 1000" -- \
+  "$bin" train --data "$tmp/test.h5" --val-split -1
+expect 78 "--val-split must be below the number of training images (256 after --limit): the held-out images are not trained on; found 256; give e.g. --val-split 25" -- \
+  "$bin" train --data "$tmp/test.h5" --limit 256 --val-split 256
+expect 78 "--val-split must be below the number of training images (10000): the held-out images are not trained on; found 20000; give e.g. --val-split 1000" -- \
+  "$bin" train --data "$tmp/test.h5" --val-split 20000
 expect 78 "--lr must be a number in (0, 1e+06], found 0" -- "$bin" train --data "$tmp/test.h5" --lr 0
 expect 78 "--lr must be a number in (0, 1e+06], found 1e+07" -- "$bin" train --data "$tmp/test.h5" --lr 1e7
 expect 78 "--warmup must be a number in [0, 1), found 1" -- "$bin" train --data "$tmp/test.h5" --warmup 1
