@@ -14,6 +14,7 @@
 #include "cluster/schedule/plan_table.h"
 #include "cluster/schedule/step_calibration.h"
 #include "cluster/train/compute_backend.h"
+#include "cluster/train/held_out.h"
 #include "cluster/schedule/train_schedule.h"
 #include "launch/commands.h"
 #include "launch/options.h"
@@ -94,7 +95,7 @@ int run_plan(const std::vector<std::string>& args) {
   setup_cpu(1, vm["threads"].as<int>());
 
   Dataset set(cfg.data, cfg.limit > 0 ? cfg.limit : -1);
-  const int64_t n_train = set.size() - probe_holdout(cfg, set.size());
+  const int64_t n_train = hold_out(cfg, set.size()).n_train;  // less the probe and --val-split rows
   const int64_t steps_per_epoch = num_batches(n_train, cfg.batch);
   const Shape example = set.image_shape();
   Model model(expand_model(cfg.model, example, set.classes()), example);

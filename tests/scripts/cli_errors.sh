@@ -407,7 +407,12 @@ expect 78 "log-level: expected error, warn, info or debug, found \"verbose\"" --
 expect 78 "unknown communication backend \"tcp\"; expected auto, mpi, self or nccl" -- "$bin" train \
   --data "$tmp/test.h5" --backend tcp
 expect 78 "unknown communication backend \"\"" -- "$bin" eval "${ev[@]}" --backend ''
-expect 78 "attack: expected pgd, fgsm, fgsm-rs, pgd-l2, none or all, found \"cw\"" -- "$bin" eval "${ev[@]}" --attack cw
+expect 78 "attack: expected pgd, fgsm, fgsm-rs, pgd-l2, apgd-ce, apgd-dlr, apgd-t, fab-t, square, autoattack, none or all, found \"cw\"" -- "$bin" eval "${ev[@]}" --attack cw
+# AutoAttack's attacks evaluate; training refuses them, and --norm takes linf or l2 (for them only).
+expect 78 "attack: apgd-ce is an evaluation attack (rampart eval --attack apgd-ce); training takes pgd, fgsm, fgsm-rs, pgd-l2 or none" -- \
+  "$bin" train --data "$tmp/test.h5" --attack apgd-ce
+expect 78 "eval --norm: expected linf or l2, found \"l1\"" -- "$bin" eval "${ev[@]}" --attack autoattack --norm l1
+expect 78 "eval --norm l2: applies to the AutoAttack attacks" -- "$bin" eval "${ev[@]}" --attack pgd --norm l2
 expect 78 "device: expected cpu or cuda, found \"gpu\"" -- "$bin" eval "${ev[@]}" --device gpu
 
 # Numbers of rampart eval (78).
