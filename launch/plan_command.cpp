@@ -1,11 +1,15 @@
 // rampart plan: the attack-budget plan for a budget and a price, without training.
-// Calibrates the cost model by timing a few real passes on this machine (one rank), or takes
+// Calibrates the cost model by timing passes, whole steps, an epoch's data and a checkpoint
+// write on this machine (one rank), or takes
 // the costs measured elsewhere (--step-costs: a previous `plan --json`, e.g. run on a node of
 // the target cluster), scales the per-rank batch to --ranks, extrapolates the all-reduce with
 // the alpha-beta model, and prints the plan as a table or (--json) one JSON object.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,17 +17,24 @@
 #include "cluster/comm/communicator.h"
 #include "cluster/schedule/plan_table.h"
 #include "cluster/schedule/step_calibration.h"
+#include "cluster/train/carried_starts.h"
+#include "cluster/train/checkpoint_health.h"
 #include "cluster/train/compute_backend.h"
 #include "cluster/train/held_out.h"
+#include "cluster/train/training_step.h"
 #include "cluster/schedule/train_schedule.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 #include "launch/schedule_options.h"
+#include "runtime/checkpoint.h"
+#include "runtime/data/augment.h"
 #include "runtime/data/dataset.h"
 #include "runtime/data/sampler.h"
 #include "runtime/errors.h"
 #include "runtime/json_strict.h"
 #include "runtime/model.h"
+#include "runtime/model_state.h"
+#include "runtime/optimizer.h"
 
 namespace rampart {
 
@@ -60,7 +71,8 @@ StepCosts read_step_costs(const std::string& path) {
     throw DataError("--step-costs: '" + path + "' lacks the step costs (" + e.what() + ")" + hint);
   }
   for (const double v : {c.fwd_s, c.bwd_input_s, c.bwd_full_s, c.pgd_update_s, c.allreduce_s, c.eval_s_per_image,
-                         c.optimizer_s, c.data_s})
+                         c.optimizer_s, c.data_s, c.whole_step_attack_s, c.whole_step_fixed_s, c.epoch_load_s,
+                         c.checkpoint_bytes, c.checkpoint_write_s})
     if (!(std::isfinite(v) && v >= 0))
       throw DataError("--step-costs: '" + path + "' has a cost that is negative or not finite" + hint);
   // Backward times are medians of (forward + backward) minus the forward's: on a loaded
@@ -69,6 +81,63 @@ StepCosts read_step_costs(const std::string& path) {
       !(c.overlap_fraction >= 0 && c.overlap_fraction <= 1))
     throw DataError("--step-costs: '" + path + "' has a zero forward time, a local_batch or measured_world below 1, " +
                     "or an overlap_fraction outside [0,1]" + hint);
+  return c;
+}
+
+// What training costs on this machine, at the full global batch on one rank: the passes one
+// by one, whole steps at K = 1 and the configured K (at least 2) run by the trainer's step
+// code (training_step.h) on scratch optimizer state, an epoch's data read and augmented as
+// the trainer does, and one real checkpoint of the run's size (carried perturbations
+// included) written into --out, or the temporary folder while --out does not exist yet.
+StepCosts calibrate_here(const TrainConfig& cfg, const Dataset& set, int64_t n_train, Model& model, Communicator& self) {
+  const int64_t n = std::min(cfg.batch, n_train), C = set.channels(), H = set.height(), W = set.width();
+  const auto t_load = std::chrono::steady_clock::now();
+  const std::vector<int64_t> rows = rank_epoch_indices(epoch_permutation(n_train, cfg.seed, 0), cfg.batch, 0, 1);
+  std::vector<uint8_t> images(rows.size() * set.image_elems());
+  std::vector<int32_t> labels(rows.size());
+  set.read_rows(rows, images.data(), labels.data());
+  augment_images({parse_augment(cfg.augment), cfg.crop_padding, cfg.min_crop_scale}, images.data(), rows.data(),
+                 int64_t(rows.size()), C, H, W, cfg.seed, 0);
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+
+  Sgd sgd(SgdConfig{cfg.momentum, cfg.weight_decay}, model.num_params());
+  auto backend = make_compute_backend(cfg.device, model, &sgd, self, 0, int64_t(cfg.bucket_mb * 1024 * 1024));
+  backend->set_training_loss(cfg.loss, {cfg.beta});
+  const AttackConfig base = training_attack(cfg);
+  backend->check_attack(base);
+  Tensor x;
+  images_to_tensor(images.data(), n, C, H, W, x);
+  StepCosts c = backend->calibrate(x, labels.data(), calibration_for(cfg));
+  c.epoch_load_s = load_s;
+
+  CarriedStarts carried(carries_perturbations(cfg), n_train, C * H * W);
+  const StepBatch batch{images.data(), labels.data(), rows.data(), n, n, C, H, W};
+  const Policy policy = effective_policy(cfg);
+  std::vector<int32_t> y;
+  auto step_at = [&](int K) {
+    Decision d;
+    d.K = K;
+    d.eps = base.eps;
+    d.alpha = 2.5 * base.eps / std::max(1, K);
+    const AttackConfig a = scheduled_attack(base, policy, d, cfg.early_stop_tau);
+    run_training_step(*backend, self, model, carried, batch, &a, RandomKey{cfg.seed}, cfg.lr, x, y);
+  };
+  const int k_hi = policy == Policy::kFixed ? std::max(2, base.steps) : std::clamp(cfg.steps, 2, std::max(2, cfg.max_k));
+  apply_whole_steps(c, time_whole_steps(step_at, 1, k_hi, 5));
+
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string dir = !cfg.out.empty() && fs::is_directory(cfg.out, ec) ? cfg.out : fs::temp_directory_path().string();
+  const auto t_write = std::chrono::steady_clock::now();
+  check_checkpoint_health(*backend, model, sgd, x, labels.data(), cfg.seed, self, 0, "", -1);
+  backend->download_state();
+  Checkpoint ck;
+  store_model(model, &sgd, ck);
+  ck.config = cfg.config_text;
+  carried.save(ck);
+  const WriteTiming w = time_checkpoint_write(ck, dir);
+  c.checkpoint_write_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_write).count();
+  c.checkpoint_bytes = w.bytes;
   return c;
 }
 }  // namespace
@@ -107,16 +176,14 @@ int run_plan(const std::vector<std::string>& args) {
   StepCosts measured;
   if (given) {
     measured = read_step_costs(vm["step-costs"].as<std::string>());
-    // The passes per step are the loss's, whatever loss the file was measured for.
+    // The passes per step are the loss's, whatever loss the file was measured for; whole
+    // steps measured with another loss's passes do not say what this one's cost.
     const CalibrationOptions o = calibration_for(cfg);
+    if (measured.train_forwards != o.train_forwards || measured.train_backwards != o.train_backwards)
+      measured.whole_step_attack_s = measured.whole_step_fixed_s = 0;
     measured.train_forwards = o.train_forwards;
     measured.train_backwards = o.train_backwards;
   } else {
-    std::vector<uint8_t> im(n * set.image_elems());
-    std::vector<int32_t> y(n);
-    set.read_range(0, n, im.data(), y.data());
-    Tensor x;
-    images_to_tensor(im.data(), n, set.channels(), set.height(), set.width(), x);
     // Timed on the device the plan is for (--device), as training will run there.
     auto self = make_self_communicator();
     try {
@@ -125,8 +192,7 @@ int run_plan(const std::vector<std::string>& args) {
       throw ConfigError(std::string(e.what()) + "; or plan here from step costs measured there: " +
                         "--step-costs FILE (the output of `rampart plan --json` on that device)");
     }
-    auto backend = make_compute_backend(cfg.device, model, nullptr, *self, 0, 0);
-    measured = backend->calibrate(x, y.data(), calibration_for(cfg));
+    measured = calibrate_here(cfg, set, n_train, model, *self);
   }
   const int local_batch = int((cfg.batch + ranks - 1) / ranks);
   const StepCosts per_rank = scale_to_local_batch(measured, local_batch);

@@ -79,7 +79,8 @@ double wall_seconds_allowed(const Budget& b, const Spend& spent, int world, cons
 }
 
 double reserve_wall_s(const Reserve& r, const CostModel& cost, int world) {
-  return r.final_eval_images * cost.eval_s_per_image() / std::max(1, world) + r.checkpoint_s;
+  const double write_s = cost.checkpoint_write_s() > 0 ? cost.checkpoint_write_s() : r.checkpoint_s;
+  return r.final_eval_images * cost.eval_s_per_image() / std::max(1, world) + write_s;
 }
 
 Spend spend_of(double wall_s, int world, const std::optional<Price>& price) {

@@ -30,7 +30,9 @@ struct Spend {
 // Kept back from the budget and never planned for training.
 struct Reserve {
   double final_eval_images = 10000;  // evaluated once at the end, split over the ranks
-  double checkpoint_s = 10;          // writing the final checkpoint
+  // Writing the final checkpoint when the cost model has not timed a write
+  // (CostModel::checkpoint_write_s, used when it has).
+  double checkpoint_s = 10;
   // Share of the allowance left unplanned to absorb prediction error (measured costs drift,
   // re-planning after each epoch corrects the rest).
   double safety_fraction = 0.05;

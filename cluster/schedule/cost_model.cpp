@@ -21,7 +21,12 @@ nlohmann::json StepCosts::to_json() const {
           {"local_batch", local_batch},
           {"measured_world", measured_world},
           {"train_forwards", train_forwards},
-          {"train_backwards", train_backwards}};
+          {"train_backwards", train_backwards},
+          {"whole_step_attack_s", whole_step_attack_s},
+          {"whole_step_fixed_s", whole_step_fixed_s},
+          {"epoch_load_s", epoch_load_s},
+          {"checkpoint_bytes", checkpoint_bytes},
+          {"checkpoint_write_s", checkpoint_write_s}};
 }
 
 StepCosts StepCosts::from_json(const nlohmann::json& j) {
@@ -39,6 +44,12 @@ StepCosts StepCosts::from_json(const nlohmann::json& j) {
   c.measured_world = j.value("measured_world", 1);
   c.train_forwards = j.value("train_forwards", 1.0);
   c.train_backwards = j.value("train_backwards", 1.0);
+  // Absent in costs measured before whole steps were timed: the passes' sum is used then.
+  c.whole_step_attack_s = j.value("whole_step_attack_s", 0.0);
+  c.whole_step_fixed_s = j.value("whole_step_fixed_s", 0.0);
+  c.epoch_load_s = j.value("epoch_load_s", 0.0);
+  c.checkpoint_bytes = j.value("checkpoint_bytes", 0.0);
+  c.checkpoint_write_s = j.value("checkpoint_write_s", 0.0);
   return c;
 }
 
@@ -50,6 +61,10 @@ StepCosts scale_to_local_batch(const StepCosts& c, int new_local_batch) {
   s.bwd_full_s *= r;
   s.pgd_update_s *= r;
   s.data_s *= r;
+  s.epoch_load_s *= r;  // this rank's rows of the epoch
+  s.whole_step_attack_s *= r;
+  if (s.whole_step_fixed_s > 0)
+    s.whole_step_fixed_s = std::max(0.0, c.whole_step_fixed_s - c.optimizer_s) * r + c.optimizer_s;
   s.local_batch = new_local_batch;
   return s;
 }
@@ -139,7 +154,20 @@ double scaling_efficiency(const StepCosts& c, int K, int world, const NetworkMod
 // --- CostModel ----------------------------------------------------------------
 
 CostModel::CostModel(StepCosts measured, NetworkModel net, double grad_bytes, double decay)
-    : base_(measured), net_(net), grad_bytes_(grad_bytes), decay_(decay) {}
+    : base_(measured), net_(net), grad_bytes_(grad_bytes), decay_(decay) {
+  // The whole-step fit as scales of the passes: ca0 * K * attack_unit = the fit's attack
+  // part, cf0 * fixed_compute = its fixed part less the exposed all-reduce (the network
+  // model, not the fit, carries communication to other world sizes).
+  const double unit = attack_unit(base_), fixed = fixed_compute(base_);
+  if (base_.whole_step_attack_s > 0 && unit > 0) ca0_ = base_.whole_step_attack_s / unit;
+  if (base_.whole_step_fixed_s > 0 && fixed > 0) {
+    const double comm = exposed_comm(base_, base_.measured_world, net_, grad_bytes_);
+    // A fit whose fixed part is below the measured all-reduce (noise) keeps the passes' sum.
+    if (base_.whole_step_fixed_s > comm) cf0_ = (base_.whole_step_fixed_s - comm) / fixed;
+  }
+  ca_ = common_ = ca0_;
+  cf_ = cf0_;
+}
 
 // The split of (ca, cf) comes from a few noisy epochs; the reserve must not shrink with a
 // split that happens to make attack passes look cheap, so it takes the larger of the two.
@@ -151,7 +179,8 @@ double CostModel::predict_step(int K, int world) const {
 }
 
 double CostModel::predict_epoch_wall(int K, int world, int64_t steps, double eval_images_per_epoch) const {
-  return double(steps) * predict_step(K, world) + eval_images_per_epoch * eval_s_per_image() / std::max(1, world);
+  return double(steps) * predict_step(K, world) + eval_images_per_epoch * eval_s_per_image() / std::max(1, world) +
+         base_.epoch_load_s;
 }
 
 EpochCost CostModel::predict_epoch(int K, int world, int64_t steps, const std::optional<Price>& price,
@@ -172,13 +201,14 @@ void CostModel::update_allreduce(const AllReduceSample& s) {
 }
 
 void CostModel::refit() {
-  // Weighted least squares for y = ca * x1 + cf * x2, weights decay_^(age).
+  // Weighted least squares for y = ma * x1 + mf * x2, weights decay_^(age), where x1 and x2
+  // are the calibration's predictions of the attack and fixed parts (ca = ma * ca0).
   double s11 = 0, s12 = 0, s22 = 0, s1y = 0, s2y = 0, sy = 0, sx = 0;
   double w = 1.0;
   int kmin = std::numeric_limits<int>::max(), kmax = std::numeric_limits<int>::min();
   for (auto it = obs_.rbegin(); it != obs_.rend(); ++it, w *= decay_) {
-    const double x1 = std::max(0, it->K) * attack_unit(base_);
-    const double x2 = fixed_compute(base_);
+    const double x1 = std::max(0, it->K) * ca0_ * attack_unit(base_);
+    const double x2 = cf0_ * fixed_compute(base_);
     const double y = std::max(1e-12, it->step_s - exposed_comm(base_, it->world, net_, grad_bytes_));
     s11 += w * x1 * x1; s12 += w * x1 * x2; s22 += w * x2 * x2;
     s1y += w * x1 * y; s2y += w * x2 * y;
@@ -187,7 +217,8 @@ void CostModel::refit() {
   }
   if (sx <= 0) return;
   const double common = sy / sx;
-  ca_ = cf_ = common_ = common;
+  ca_ = common_ = common * ca0_;
+  cf_ = common * cf0_;
   const double det = s11 * s22 - s12 * s12;
   if (kmin != kmax && det > 1e-9 * s11 * s22) {
     const double ca = (s1y * s22 - s2y * s12) / det;
@@ -197,8 +228,8 @@ void CostModel::refit() {
     // predicted cost of the final evaluation); keep the split only when both parts stay
     // within a factor of 2 of the common ratio.
     if (ca > common / 2 && ca < common * 2 && cf > common / 2 && cf < common * 2) {
-      ca_ = ca;
-      cf_ = cf;
+      ca_ = ca * ca0_;
+      cf_ = cf * cf0_;
     }
   }
 }
@@ -213,6 +244,9 @@ nlohmann::json CostModel::to_json() const {
           {"decay", decay_},
           {"attack_scale", ca_},
           {"fixed_scale", cf_},
+          {"calibrated_attack_scale", ca0_},
+          {"calibrated_fixed_scale", cf0_},
+          {"common_scale", common_},
           {"observations", obs},
           {"allreduce_samples", ns}};
 }
@@ -225,8 +259,11 @@ CostModel CostModel::from_json(const nlohmann::json& j) {
     m.obs_.push_back({o.at(0).get<int>(), o.at(1).get<int>(), o.at(2).get<double>()});
   for (const auto& s : j.value("allreduce_samples", nlohmann::json::array()))
     m.net_samples_.push_back({s.at(0).get<double>(), s.at(1).get<int>(), s.at(2).get<double>()});
-  m.ca_ = j.value("attack_scale", 1.0);
-  m.cf_ = j.value("fixed_scale", 1.0);
+  m.ca0_ = j.value("calibrated_attack_scale", m.ca0_);
+  m.cf0_ = j.value("calibrated_fixed_scale", m.cf0_);
+  m.ca_ = j.value("attack_scale", m.ca0_);
+  m.cf_ = j.value("fixed_scale", m.cf0_);
+  m.common_ = j.value("common_scale", m.ca_);
   return m;
 }
 

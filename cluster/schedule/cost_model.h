@@ -27,13 +27,27 @@ struct StepCosts {
   // 1 backward; MART 3 and 2 (clean and attacked forwards, both backwards, the clean forward
   // again before its backward); TRADES 4 and 2 (its attack also forwards the clean batch).
   double train_forwards = 1, train_backwards = 1;
+  // Whole steps, timed end to end as the trainer runs them (attack, carried starts, loss,
+  // backward with the all-reduce, optimizer, batch staging) at two K and fitted as
+  //   step(K) = whole_step_attack_s * K + whole_step_fixed_s   at measured_world ranks.
+  // The sum of the passes above misses what lies between them (allocation, the loss and
+  // argmax, the PGD kernels, thread wake-ups, staging) and was 10-20% low; the prediction
+  // uses this fit when it is there (> 0), the passes only to split and scale it.
+  double whole_step_attack_s = 0, whole_step_fixed_s = 0;
+  // Per epoch, besides its steps: reading and augmenting this rank's rows (load_epoch), and
+  // one checkpoint write (health check, then the HDF5 file written, fsync'ed and renamed) of
+  // checkpoint_bytes (model, momentum and carried perturbations), timed once for real.
+  double epoch_load_s = 0;
+  double checkpoint_bytes = 0, checkpoint_write_s = 0;
 
   nlohmann::json to_json() const;
   static StepCosts from_json(const nlohmann::json& j);
 };
 
-// Per-image costs scale linearly with the batch; the all-reduce and the optimizer do not.
-// (Linear is optimistic for very small batches, where kernels run below their peak.)
+// Per-image costs scale linearly with the batch; the all-reduce, the optimizer and the
+// checkpoint do not. (Linear is optimistic for very small batches, where kernels run below
+// their peak.) The whole-step fit scales with its compute: the attack part, and the fixed
+// part less the optimizer.
 StepCosts scale_to_local_batch(const StepCosts& c, int new_local_batch);
 
 // A price, normalised to USD per rank-hour (on CPU ranks a GPU-hour means a rank-hour).
@@ -92,10 +106,12 @@ EpochCost cost_of_wall(double wall_s, int world, const std::optional<Price>& pri
 // ranks with the same local batch (1.0 = perfect). Used by the scaling benchmark.
 double scaling_efficiency(const StepCosts& c, int K, int world, const NetworkModel& net, double grad_bytes);
 
-// The calibrated estimate: initial costs from a few timed steps, then corrected from every
-// epoch's measured step times. A step's time is affine in K, so measurements taken at
+// The calibrated estimate: initial costs from a few timed whole steps, then corrected from
+// every epoch's measured step times. A step's time is affine in K, so measurements taken at
 // different K separate the attack part from the fixed part:
 //   measured - exposed_comm  ~=  ca * K * attack_unit + cf * fixed_compute
+// The whole-step calibration (StepCosts::whole_step_*) sets the starting (ca0, cf0) so that
+// the prediction is that fit; epochs then fit multipliers of (ca0, cf0).
 // (ca, cf) are fitted by exponentially weighted least squares (recent epochs count most);
 // with a single distinct K both get the weighted mean ratio. Communication is calibrated
 // separately, from all-reduce samples, so that extrapolating to other world sizes stays honest.
@@ -109,11 +125,18 @@ class CostModel {
   double grad_bytes() const { return grad_bytes_; }
   double attack_scale() const { return ca_; }
   double fixed_scale() const { return cf_; }
+  // The scales the whole-step calibration found before any epoch (1 without one): the
+  // per-epoch refit corrects these, so that one K measured keeps the calibration's split.
+  double calibrated_attack_scale() const { return ca0_; }
+  double calibrated_fixed_scale() const { return cf0_; }
+  // One checkpoint write as timed (0 when never timed: the reserve's fixed figure is used).
+  double checkpoint_write_s() const { return base_.checkpoint_write_s; }
   // The final evaluation is mostly attack passes, so it takes the attack's correction.
   double eval_s_per_image() const;
 
   double predict_step(int K, int world) const;
-  // steps * step + eval_images_per_epoch * eval_s_per_image / world.
+  // steps * step + eval_images_per_epoch * eval_s_per_image / world + the epoch's data load
+  // (checkpoint writes and probes are the plan's to count: schedule_policy.h).
   double predict_epoch_wall(int K, int world, int64_t steps, double eval_images_per_epoch = 0) const;
   EpochCost predict_epoch(int K, int world, int64_t steps, const std::optional<Price>& price,
                           double eval_images_per_epoch = 0) const;
@@ -141,7 +164,8 @@ class CostModel {
   NetworkModel net_;
   double grad_bytes_ = 0;
   double decay_ = 0.5;
-  double ca_ = 1, cf_ = 1, common_ = 1;  // common_: the one ratio fitted to all observations
+  double ca0_ = 1, cf0_ = 1;             // from the whole-step calibration
+  double ca_ = 1, cf_ = 1, common_ = 1;  // common_: the attack's scale with one ratio fitted to all observations
   std::vector<Obs> obs_;
   std::vector<AllReduceSample> net_samples_;
 };

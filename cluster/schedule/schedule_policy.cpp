@@ -59,9 +59,10 @@ void check_input(const PlanInput& in) {
   validate(in.budget, in.price);
 }
 
-// Predicted wall seconds of one epoch at K, with the guard's probes.
+// Predicted wall seconds of one epoch at K, with the guard's probes and its checkpoints.
 double epoch_wall(const PlanInput& in, const CostModel& cost, int K) {
-  double w = cost.predict_epoch_wall(K, in.world, in.steps_per_epoch, in.eval_images_per_epoch);
+  double w = cost.predict_epoch_wall(K, in.world, in.steps_per_epoch, in.eval_images_per_epoch) +
+             in.checkpoint_writes_per_epoch * cost.checkpoint_write_s();
   if (in.probe.interval_steps > 0) {
     // A probe: probe.steps attack passes + one forward (counted as one more attack pass,
     // slightly high) over probe.images split across the ranks.
@@ -225,7 +226,7 @@ double step_size(const PlanInput& in, double eps, int K) {
 
 Plan make_plan(const PlanInput& in) {
   check_input(in);
-  return build(in, 0, Spend{}, in.cost);
+  return build(in, 0, in.spent_before, in.cost);
 }
 
 Plan replan(const Plan& previous, int completed_epochs, const Spend& spent, const CostModel& updated, int k_floor) {

@@ -68,6 +68,12 @@ struct PlanInput {
   Reserve reserve;
   ProbeCost probe;
   double eval_images_per_epoch = 0;  // a per-epoch evaluation, if the trainer runs one
+  // Checkpoints written in an epoch (its end, best.h5, --checkpoint-every), each costing
+  // CostModel::checkpoint_write_s (0 when none was timed).
+  double checkpoint_writes_per_epoch = 0;
+  // Spent before the first plan's first epoch (the run's set-up and calibration; a first
+  // plan only: re-plans are given what was spent).
+  Spend spent_before;
   EarlyStop early_stop;              // copied into the plan for the attack to read
 };
 

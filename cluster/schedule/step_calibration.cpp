@@ -1,8 +1,11 @@
 // Timing a few real passes to calibrate the cost model (see step_calibration.h).
 #include "cluster/schedule/step_calibration.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <vector>
 
 #include "kernels/dispatch/memory.h"
@@ -16,6 +19,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Median of `repeats` timings of f after one untimed warm-up (first calls allocate).
+double median(std::vector<double> t) {
+  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+  return t[t.size() / 2];
+}
+
+template <class F>
+double seconds_of(F&& f) {
+  const auto t0 = Clock::now();
+  f();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
 template <class F>
 double median_seconds(int repeats, F&& f) {
   f();
@@ -117,6 +132,62 @@ StepCosts calibrate_step_costs(Model& model, const Tensor& x, const int32_t* lab
   ops::copy(d, model.work_buffers(), buffers.data(), buffers.size());
   sync();
   return c;
+}
+
+WholeStepFit time_whole_steps(const WholeStep& step, int k_lo, int k_hi, int repeats) {
+  WholeStepFit f;
+  f.k_lo = k_lo;
+  f.k_hi = k_hi;
+  step(k_lo);
+  if (k_hi != k_lo) step(k_hi);
+  std::vector<double> lo, hi;
+  for (int i = 0; i < std::max(1, repeats); ++i) {
+    lo.push_back(seconds_of([&] { step(k_lo); }));
+    if (k_hi != k_lo) hi.push_back(seconds_of([&] { step(k_hi); }));
+  }
+  f.lo_s = median(lo);
+  if (k_hi == k_lo) {
+    f.hi_s = f.lo_s;
+    f.fixed_s = f.lo_s;
+    return f;
+  }
+  f.hi_s = median(hi);
+  // Noise can make the larger K look cheaper on a busy machine: no negative slope, and no
+  // fixed part below zero (then the step is all attack, a line through the origin).
+  f.attack_s = std::max(0.0, (f.hi_s - f.lo_s) / double(k_hi - k_lo));
+  f.fixed_s = f.lo_s - f.attack_s * k_lo;
+  if (f.fixed_s < 0) {
+    f.attack_s = f.hi_s / std::max(1, k_hi);
+    f.fixed_s = 0;
+  }
+  return f;
+}
+
+void apply_whole_steps(StepCosts& c, const WholeStepFit& fit) {
+  const double unit = c.fwd_s + c.bwd_input_s + c.pgd_update_s;
+  if (fit.k_lo != fit.k_hi) {
+    c.whole_step_attack_s = fit.attack_s;
+    c.whole_step_fixed_s = fit.fixed_s;
+    return;
+  }
+  // One K: its step at the passes' split, scaled as a whole.
+  const double fixed = c.train_forwards * c.fwd_s + c.train_backwards * c.bwd_full_s + c.optimizer_s + c.data_s;
+  const double sum = fit.k_lo * unit + fixed;
+  if (!(sum > 0) || !(fit.lo_s > 0)) return;
+  c.whole_step_attack_s = unit * fit.lo_s / sum;
+  c.whole_step_fixed_s = fixed * fit.lo_s / sum;
+}
+
+WriteTiming time_checkpoint_write(const Checkpoint& ck, const std::string& dir) {
+  const std::filesystem::path path =
+      std::filesystem::path(dir.empty() ? "." : dir) / (".rampart-calibration-" + std::to_string(::getpid()) + ".h5");
+  WriteTiming w;
+  w.seconds = seconds_of([&] { write_checkpoint(path.string(), ck); });
+  std::error_code ec;
+  w.bytes = double(std::filesystem::file_size(path, ec));
+  if (ec) w.bytes = 0;
+  std::filesystem::remove(path, ec);
+  return w;
 }
 
 }  // namespace rampart

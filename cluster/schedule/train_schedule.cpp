@@ -89,6 +89,16 @@ CalibrationOptions calibration_for(const TrainConfig& cfg) {
   return o;
 }
 
+double checkpoint_writes_per_epoch(const TrainConfig& cfg, int64_t steps_per_epoch) {
+  if (cfg.out.empty()) return 0;
+  // The epoch's end (Trainer::end_epoch); --checkpoint-every within it, not at its last step;
+  // best.h5 beside it when the validation improves: counted every epoch (the first always does).
+  double n = 1;
+  if (cfg.checkpoint_every > 0) n += double((steps_per_epoch - 1) / cfg.checkpoint_every);
+  if (cfg.val_split > 0) n += 1;
+  return n;
+}
+
 SchedulerSetup scheduler_setup(const TrainConfig& cfg, int world, int64_t steps_per_epoch, const CostModel& cost,
                                double final_eval_images) {
   SchedulerSetup s;
@@ -115,9 +125,12 @@ SchedulerSetup scheduler_setup(const TrainConfig& cfg, int world, int64_t steps_
     in.eval_images_per_epoch =
         double(cfg.val_split) * (kValidationSteps + 2.0) / (o.eval_attack_passes + o.eval_forwards);
   }
-  // The model is a few MB; writing it takes well under a second here. Kept small so that
-  // short budgets stay usable; the 5% safety and the per-step budget check cover the rest.
+  // The final checkpoint, and every epoch's: the cost model's timed write (a real checkpoint
+  // of this run's size, carried perturbations included, written where the run writes it).
+  // Without one (costs measured before writes were timed): 1 s, small so that short budgets
+  // stay usable; the 5% safety and the per-step budget check cover the rest.
   in.reserve.checkpoint_s = 1.0;
+  in.checkpoint_writes_per_epoch = checkpoint_writes_per_epoch(cfg, steps_per_epoch);
   in.probe.interval_steps = probe_interval(cfg);
   in.probe.steps = cfg.probe_steps;
   in.probe.images = cfg.probe_images;

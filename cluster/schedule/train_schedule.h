@@ -44,6 +44,10 @@ int64_t probe_holdout(const TrainConfig& cfg, int64_t n_images);
 // Calibration options matching the final evaluation the configuration asks for.
 CalibrationOptions calibration_for(const TrainConfig& cfg);
 
+// Checkpoint files an epoch writes: its end, --checkpoint-every within it, best.h5 with
+// --val-split (counted every epoch); 0 without --out.
+double checkpoint_writes_per_epoch(const TrainConfig& cfg, int64_t steps_per_epoch);
+
 // The scheduler's inputs for `world` ranks and `steps_per_epoch` steps, with a calibrated
 // cost model; final_eval_images: test images evaluated at the end (the reserve).
 SchedulerSetup scheduler_setup(const TrainConfig& cfg, int world, int64_t steps_per_epoch, const CostModel& cost,

@@ -27,6 +27,7 @@
 #include "cluster/train/snapshot.h"
 #include "cluster/train/train_config.h"
 #include "runtime/attacks/attack.h"
+#include "runtime/checkpoint.h"
 #include "runtime/data/augment.h"
 #include "runtime/data/dataset.h"
 #include "runtime/lr_schedule.h"
@@ -128,6 +129,10 @@ class Trainer {
   void make_backend();
   void make_scheduler();
   void report_start();
+  // The cost model's measurements (trainer_calibration.cpp): timed passes, whole steps at two
+  // K run by the step's own code on the first batch (the state put back after), the epoch's
+  // data load and one real checkpoint write. Collective.
+  StepCosts calibrate_costs();
   // The step (trainer_step.cpp).
   void load_epoch(int epoch);
   // Bookkeeping (trainer_epoch.cpp).
@@ -151,6 +156,7 @@ class Trainer {
   }
   // Checkpoints and snapshots (trainer_checkpoint.cpp).
   void write_checkpoint(int64_t step);
+  Checkpoint checkpoint_of(int64_t step) const;  // what write_checkpoint writes (rank 0)
   nlohmann::json scheduler_state(int64_t step) const;
   void take_snapshot();
   // The summary (trainer_summary.cpp).
@@ -221,6 +227,10 @@ class Trainer {
   int64_t images_done_ = 0;
   // This epoch, for its summary and the cost model: wall time, time not in steps, steps per K.
   Clock::time_point t_epoch_;
+  // Where the current epoch's whole cost began (the end of the set-up or of the previous
+  // epoch's bookkeeping): its line's epoch_wall_s counts data, steps, probes, validation
+  // and checkpoints, as the plan's rows do.
+  Clock::time_point t_epoch_mark_;
   double ep_loss_ = 0, ep_correct_ = 0, ep_n_ = 0, ep_aside_s_ = 0;
   std::map<int, int64_t> ep_steps_at_k_;
 };

@@ -22,23 +22,28 @@ void Trainer::write_checkpoint(int64_t step) {
   check_checkpoint_health(*backend_, *model_, *sgd_, x_, labels_.data(), cfg_.seed, comm_, step, ck_path_,
                           last_good_step_);
   if (lead_) {
-    Checkpoint ck;
-    store_model(*model_, &*sgd_, ck);
-    ck.extra = {{"device", backend_->device()}};
-    if (n_val_ > 0) ck.extra["validation"] = val_.to_json();
-    ck.config = cfg_.config_text;
-    ck.epoch = step / batches_;
-    ck.step = step;
-    ck.world_size = world_;
-    ck.rng = {{"seed", cfg_.seed}, {"note", "counter-based: every draw is keyed by (seed, step, example)"}};
-    ck.scheduler = scheduler_state(step);
-    carried_->save(ck);
+    const Checkpoint ck = checkpoint_of(step);
     if (write_best_ && !best_path_.empty()) rampart::write_checkpoint(best_path_, ck);
     rampart::write_checkpoint(ck_path_, ck);
   }
   write_best_ = false;
   last_checkpoint_step_ = last_good_step_ = step;
   comm_.barrier();
+}
+
+Checkpoint Trainer::checkpoint_of(int64_t step) const {
+  Checkpoint ck;
+  store_model(*model_, &*sgd_, ck);
+  ck.extra = {{"device", backend_->device()}};
+  if (n_val_ > 0) ck.extra["validation"] = val_.to_json();
+  ck.config = cfg_.config_text;
+  ck.epoch = step / batches_;
+  ck.step = step;
+  ck.world_size = world_;
+  ck.rng = {{"seed", cfg_.seed}, {"note", "counter-based: every draw is keyed by (seed, step, example)"}};
+  ck.scheduler = scheduler_state(step);
+  carried_->save(ck);
+  return ck;
 }
 
 void Trainer::take_snapshot() {

@@ -179,8 +179,14 @@ void Trainer::end_epoch(int epoch) {
     line["K"] = attack_.steps;
     line["alpha"] = attack_.alpha;
   }
+  // The epoch's whole cost (data, steps, probes, validation, checkpoints) against the first
+  // plan's row for it: how honest the plan made before training was.
+  line["epoch_wall_s"] = seconds_since(t_epoch_mark_);
+  if (sched_ && scheduled_)
+    if (const PlanRow* r = sched_->first_plan().row(epoch)) line["planned_epoch_wall_s"] = r->wall_s;
   obs_.on_epoch(line);
   if (sched_ && scheduled_) obs_.on_message(budget_line(line));
+  t_epoch_mark_ = Clock::now();
   need_decision_ = true;
 }
 

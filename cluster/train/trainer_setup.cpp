@@ -1,5 +1,5 @@
 // The Trainer's set-up (see trainer.h): data, model and optimizer, resumption, rank 0's
-// state to every rank, the compute backend, and the scheduler calibrated from timed passes.
+// state to every rank, the compute backend, and the scheduler calibrated from timed steps.
 #include <algorithm>
 #include <filesystem>
 
@@ -56,6 +56,7 @@ Trainer::Trainer(const TrainConfig& cfg, Communicator& comm, TrainObserver& obs)
   t_epoch_ = Clock::now();
   if (probe_every_ > 0) take_snapshot();
   validate_pending();
+  t_epoch_mark_ = Clock::now();
 }
 
 Trainer::~Trainer() = default;
@@ -137,27 +138,22 @@ void Trainer::make_backend() {
   if (!cfg_.test_data.empty()) test_eval_attacks(cfg_, *backend_, example_, model_->num_classes());
 }
 
-// The scheduler: calibrated from timed passes, owned by rank 0. Rank 0 decides; every
+// The scheduler: calibrated from timed passes and whole steps (trainer_calibration.cpp), owned by rank 0. Rank 0 decides; every
 // decision is broadcast, so every rank applies it from the same step.
 void Trainer::make_scheduler() {
   spent_before_ = TrainingScheduler::spent_in(resumed_scheduler_);
   const bool restore = resumed_scheduler_.is_object() && resumed_scheduler_.contains("cost_model");
   CostModel cost;
   if (!restore) {
-    // This rank's part of the first global batch, as read from the file (not trained on).
-    auto [lb, le] = rank_slice(0, std::min(cfg_.batch, n_train_), rank_, world_);
-    std::vector<uint8_t> im((le - lb) * img_);
-    std::vector<int32_t> yc(le - lb);
-    if (le > lb) train_set_->read_range(lb, le, im.data(), yc.data());
-    Tensor xc;
-    images_to_tensor(im.data(), le - lb, C_, H_, W_, xc);
-    StepCosts sc = backend_->calibrate(xc, yc.data(), calibration_for(cfg_));
+    const StepCosts sc = calibrate_costs();
     const double grad_bytes = double(model_->num_params()) * sizeof(float);
     cost = CostModel(sc, cfg_.network.value_or(NetworkModel{}), grad_bytes);
     if (world_ > 1) cost.update_allreduce({grad_bytes, world_, sc.allreduce_s});
   }
   if (!lead_) return;
   SchedulerSetup setup = scheduler_setup(cfg_, world_, batches_, cost, double(n_test_));
+  // The first plan starts from what the set-up (calibration included) has spent already.
+  setup.plan.spent_before = spent_now();
   if (restore) {
     setup.plan.cost = CostModel::from_json(resumed_scheduler_.at("cost_model"));
     sched_.emplace(TrainingScheduler::from_json(resumed_scheduler_, setup));

@@ -5,6 +5,7 @@
 
 #include "cluster/train/checkpoint_health.h"
 #include "cluster/train/trainer.h"
+#include "cluster/train/training_step.h"
 #include "runtime/data/augment.h"
 #include "runtime/data/sampler.h"
 #include "runtime/errors.h"
@@ -48,38 +49,24 @@ StepMetrics Trainer::step() {
   const int64_t local_pos = offsets_[b];
   const auto t_step = Clock::now();
 
-  images_to_tensor(rows_.images.data() + local_pos * img_, n_local, C_, H_, W_, x_);
-  labels_.resize(n_local);
-  for (int64_t e = 0; e < n_local; ++e) labels_[e] = rows_.labels[local_pos + e];
-
-  // Attack (no communication), then train on the adversarial batch.
-  backend_->set_batch(x_, labels_.data());
-  AttackStats ast;
-  if (adversarial_ && n_local > 0) {
-    const auto t_att = Clock::now();
-    RandomKey key{cfg_.seed, Stream::kRandomStart, uint64_t(step_), first_example};
-    const int64_t* idx = rows_.index.data() + local_pos;
-    ast = backend_->attack(attack_, key, carried_->start(idx, n_local));
-    if (carry_) carried_->record(idx, n_local, backend_->adversarial_host().data(), x_.data(), attack_.eps);
-    attack_seconds_ += seconds_since(t_att);
-  }
-  // Every rank's new perturbations to every rank: the stores stay identical, since
-  // an example is attacked by another rank in the next epoch.
-  carried_->exchange(comm_, rows_.index.data() + local_pos, n_local);
-  // Mean over the global batch: each rank scales by 1/n_global, the all-reduce sums.
-  const LossTotals tot = backend_->forward_loss(1.0f / float(n_global));
-  if (!std::isfinite(tot.loss_sum))
-    throw DataError("training diverged: the loss is " + std::to_string(tot.loss_sum) + " at step " +
-                    std::to_string(step_) + " (rank " + std::to_string(rank_) + "); " +
-                    kept_checkpoint_note(ck_path_, last_good_step_) + "; lower --lr or check the data");
-  const GradReducer::Stats rs = backend_->backward_allreduce();
-  comm_exposed_ += rs.exposed_wait_s;
-  comm_total_ += rs.allreduce_s_total;
+  // The step's work (training_step.h, shared with the calibration that times it).
+  StepBatch batch{rows_.images.data() + local_pos * img_, rows_.labels.data() + local_pos,
+                  rows_.index.data() + local_pos, n_local, n_global, C_, H_, W_};
   m.lr = lr_.at(step_);
-  backend_->sgd_step(m.lr);
-  // Batchnorm statistics are computed on each rank's part; keep rank 0's, as DDP does.
-  if (world_ > 1 && model_->num_buffer_values())
-    comm_.broadcast(model_->flat_buffers(), model_->num_buffer_values() * sizeof(float), 0);
+  const RandomKey key{cfg_.seed, Stream::kRandomStart, uint64_t(step_), first_example};
+  const StepWork w = run_training_step(
+      *backend_, comm_, *model_, *carried_, batch, adversarial_ ? &attack_ : nullptr, key, m.lr, x_, labels_,
+      [&](const LossTotals& tot) {
+        if (!std::isfinite(tot.loss_sum))
+          throw DataError("training diverged: the loss is " + std::to_string(tot.loss_sum) + " at step " +
+                          std::to_string(step_) + " (rank " + std::to_string(rank_) + "); " +
+                          kept_checkpoint_note(ck_path_, last_good_step_) + "; lower --lr or check the data");
+      });
+  const AttackStats& ast = w.attack;
+  const LossTotals& tot = w.loss;
+  attack_seconds_ += w.attack_s;
+  comm_exposed_ += w.reduce.exposed_wait_s;
+  comm_total_ += w.reduce.allreduce_s_total;
 
   // The step's facts, summed over ranks every log interval only (cheap).
   m.loss_sum = tot.loss_sum;
