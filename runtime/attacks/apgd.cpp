@@ -3,8 +3,7 @@
 // autopgd_base.py) runs it in AutoAttack: 100 iterations, step size 2 eps halved at the
 // checkpoints p_j where the loss oscillated or stalled, momentum 0.75, the best point kept per
 // example; the cross-entropy or the DLR loss, untargeted or over the target classes ranked
-// 2nd..(targets+1)th by the clean logits. Also the shared parts of the searches
-// (run_search_attack, dlr_loss, distance).
+// 2nd..(targets+1)th by the clean logits.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,35 +15,6 @@
 
 namespace rampart {
 namespace {
-
-// argmax with ties to the lowest index (as the objectives' `correct`).
-int32_t argmax(const float* z, int64_t k) {
-  int32_t a = 0;
-  for (int32_t j = 1; j < int32_t(k); ++j)
-    if (z[j] > z[a]) a = j;
-  return a;
-}
-
-// The class ranked r-th (1: the largest) by the logits z; ties to the lower index first.
-int32_t ranked(const float* z, int64_t k, int r) {
-  std::vector<int32_t> order(static_cast<size_t>(k));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return z[a] > z[b]; });
-  return order[size_t(r - 1)];
-}
-
-// Rows `rows` of src (n x dim) into dst (rows.size() x dim).
-void gather(float* dst, const float* src, const std::vector<int64_t>& rows, int64_t dim) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < int64_t(rows.size()); ++i)
-    std::memcpy(dst + i * dim, src + rows[size_t(i)] * dim, sizeof(float) * size_t(dim));
-}
-
-// A standard normal draw (Box-Muller on two uniforms in (0, 1]).
-float gaussian(Rng& g) {
-  const float u1 = 1.f - g.uniform(), u2 = g.uniform();
-  return std::sqrt(-2.f * std::log(u1)) * std::cos(6.28318530718f * u2);
-}
 
 // One run of APGD (the reference's attack_single_run) on m examples: the start drawn per
 // example, n_iter iterations; returns acc (still correctly classified at every iterate) and
@@ -72,7 +42,7 @@ class ApgdRun {
       float* xa = x_adv_.data() + e * dim;
       double norm = 0;
       for (int64_t i = 0; i < dim; ++i) {
-        const float t = cfg_.norm == Norm::kLinf ? g.uniform(-1.f, 1.f) : gaussian(g);
+        const float t = cfg_.norm == Norm::kLinf ? g.uniform(-1.f, 1.f) : standard_normal(g);
         xa[i] = t;
         norm = cfg_.norm == Norm::kLinf ? std::max(norm, double(std::fabs(t))) : norm + double(t) * t;
       }
@@ -197,7 +167,7 @@ class ApgdRun {
     } else {  // dlr
       for (int64_t e = 0; e < m; ++e) {
         loss[size_t(e)] = dlr_loss(z.data() + e * kc, kc, y[e], target ? target[e] : -1, dz_.data() + e * kc);
-        pred[size_t(e)] = argmax(z.data() + e * kc, kc) == y[e];
+        pred[size_t(e)] = predicted_class(z.data() + e * kc, kc) == y[e];
       }
     }
     const Tensor& g = model_.backward(dz_, /*input_grad=*/true, /*param_grads=*/false);
@@ -263,15 +233,6 @@ float dlr_loss(const float* z, int64_t k, int32_t y, int32_t target, float* dz) 
   return float(-num / den);
 }
 
-float distance(Norm norm, const float* a, const float* b, int64_t dim) {
-  double d = 0;
-  for (int64_t i = 0; i < dim; ++i) {
-    const double t = double(a[i]) - b[i];
-    d = norm == Norm::kLinf ? std::max(d, std::fabs(t)) : d + t * t;
-  }
-  return float(norm == Norm::kLinf ? d : std::sqrt(d));
-}
-
 void apgd_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, uint64_t seed, SearchResult& r) {
   const int64_t n = b.n(), dim = b.dim();
   const float* x = b.x->data();
@@ -282,7 +243,7 @@ void apgd_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, ui
                       " classes, found " + std::to_string(k) + "; use apgd-ce");
   const std::vector<float> clean(z0.data(), z0.data() + n * k);
   std::vector<uint8_t> robust(static_cast<size_t>(n));  // still correctly classified
-  for (int64_t e = 0; e < n; ++e) robust[size_t(e)] = argmax(clean.data() + e * k, k) == b.labels[e];
+  for (int64_t e = 0; e < n; ++e) robust[size_t(e)] = predicted_class(clean.data() + e * k, k) == b.labels[e];
   ApgdRun apgd(model, cfg, b.x->shape());
   const int targets = std::min<int64_t>(cfg.targets, k - 1);
   const int runs = cfg.targets > 0 ? targets : 1;
@@ -298,7 +259,7 @@ void apgd_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, ui
       if (rows.empty()) break;
       const int64_t m = int64_t(rows.size());
       xs.resize(size_t(m * dim));
-      gather(xs.data(), x, rows, dim);
+      gather_rows(xs.data(), x, rows, dim);
       ys.resize(size_t(m));
       idx.resize(size_t(m));
       ts.resize(size_t(m));
@@ -306,7 +267,7 @@ void apgd_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, ui
         const int64_t e = rows[size_t(i)];
         ys[size_t(i)] = b.labels[e];
         idx[size_t(i)] = b.index[e];
-        if (cfg.targets > 0) ts[size_t(i)] = ranked(clean.data() + e * k, k, t + 2);
+        if (cfg.targets > 0) ts[size_t(i)] = class_ranked(clean.data() + e * k, k, t + 2);
       }
       apgd.run(xs.data(), ys.data(), cfg.targets > 0 ? ts.data() : nullptr, idx.data(), m, seed,
                uint32_t(t * cfg.restarts + rs), acc, adv);
@@ -319,36 +280,6 @@ void apgd_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, ui
       }
     }
   }
-}
-
-SearchResult run_search_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, uint64_t seed) {
-  if (model.device() != Device::kCpu)
-    throw ConfigError(cfg.name + ": runs on --device cpu only (AutoAttack's searches have no GPU kernels yet)");
-  const int64_t n = b.n(), dim = b.dim();
-  SearchResult r;
-  r.x_adv.resize(b.x->shape());
-  std::memcpy(r.x_adv.data(), b.x->data(), sizeof(float) * size_t(b.x->size()));
-  r.fooled.assign(size_t(n), 0);
-  if (n == 0 || cfg.eps == 0) return r;
-  switch (cfg.method) {
-    case Method::kApgd: apgd_attack(model, b, cfg, seed, r); break;
-    case Method::kFab: fab_attack(model, b, cfg, seed, r); break;
-    case Method::kSquare: square_attack(model, b, cfg, seed, r); break;
-    case Method::kPgd: throw std::logic_error("run_search_attack: PGD runs in the Attacker");
-  }
-  // Trust nothing the search says: a row counts as fooled only if the model misclassifies it
-  // here and it lies inside the ball; every other row is the clean input.
-  const Tensor& z = model.forward(r.x_adv, Mode::kEval);
-  const int64_t k = z.dim(1);
-  const float tol = cfg.norm == Norm::kLinf ? 1e-6f : 1e-5f * std::max(cfg.eps, 1.f);
-  for (int64_t e = 0; e < n; ++e) {
-    float* xa = r.x_adv.data() + e * dim;
-    const float* x = b.x->data() + e * dim;
-    const bool ok = r.fooled[size_t(e)] && argmax(z.data() + e * k, k) != b.labels[e] && distance(cfg.norm, xa, x, dim) <= cfg.eps + tol;
-    r.fooled[size_t(e)] = ok;
-    if (!ok) std::memcpy(xa, x, sizeof(float) * size_t(dim));
-  }
-  return r;
 }
 
 }  // namespace rampart

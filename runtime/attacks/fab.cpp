@@ -27,28 +27,6 @@ void fab_projection(Norm norm, const float* t, const float* w, double b, int64_t
 
 namespace {
 
-// argmax with ties to the lowest index.
-int32_t argmax(const float* z, int64_t k) {
-  int32_t a = 0;
-  for (int32_t j = 1; j < int32_t(k); ++j)
-    if (z[j] > z[a]) a = j;
-  return a;
-}
-
-// The class ranked r-th (1: the largest) by the logits z; ties to the lower index first.
-int32_t ranked(const float* z, int64_t k, int r) {
-  std::vector<int32_t> order(static_cast<size_t>(k));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return z[a] > z[b]; });
-  return order[size_t(r - 1)];
-}
-
-// A standard normal draw (Box-Muller on two uniforms in (0, 1]).
-float gaussian(Rng& g) {
-  const float u1 = 1.f - g.uniform(), u2 = g.uniform();
-  return std::sqrt(-2.f * std::log(u1)) * std::cos(6.28318530718f * u2);
-}
-
 float norm_of(Norm norm, const float* d, int64_t dim) {
   double s = 0;
   for (int64_t i = 0; i < dim; ++i) s = norm == Norm::kLinf ? std::max(s, double(std::fabs(d[i]))) : s + double(d[i]) * d[i];
@@ -90,7 +68,7 @@ class FabRun {
       for (int64_t e = 0; e < m; ++e) {
         Rng g = example_rng(seed, uint32_t(cfg_.slot), run_id, index[e]);
         float* x1 = x1_.data() + e * dim;
-        for (int64_t i = 0; i < dim; ++i) x1[i] = norm == Norm::kLinf ? g.uniform(-1.f, 1.f) : gaussian(g);
+        for (int64_t i = 0; i < dim; ++i) x1[i] = norm == Norm::kLinf ? g.uniform(-1.f, 1.f) : standard_normal(g);
         const float s = 0.5f * std::min(best[size_t(e)], cfg_.eps) / norm_of(norm, x1, dim);
         for (int64_t i = 0; i < dim; ++i) x1[i] = std::clamp(x0[e * dim + i] + s * x1[i], 0.f, 1.f);
       }
@@ -130,7 +108,7 @@ class FabRun {
           x1[i] = std::clamp((x1[i] + eta * d1[i]) * (1 - alpha) + (xc[i] + d2[i] * eta) * alpha, 0.f, 1.f);
       }
       const Tensor& zp = forward(m);
-      for (int64_t e = 0; e < m; ++e) is_adv[size_t(e)] = argmax(zp.data() + e * k, k) != y[e];
+      for (int64_t e = 0; e < m; ++e) is_adv[size_t(e)] = predicted_class(zp.data() + e * k, k) != y[e];
 #pragma omp parallel for schedule(static)
       for (int64_t e = 0; e < m; ++e) {
         if (!is_adv[size_t(e)]) continue;
@@ -234,7 +212,7 @@ void fab_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, uin
   const int64_t k = z0.dim(1);
   const std::vector<float> clean(z0.data(), z0.data() + n * k);
   std::vector<uint8_t> robust(static_cast<size_t>(n));  // the reference's acc
-  for (int64_t e = 0; e < n; ++e) robust[size_t(e)] = argmax(clean.data() + e * k, k) == b.labels[e];
+  for (int64_t e = 0; e < n; ++e) robust[size_t(e)] = predicted_class(clean.data() + e * k, k) == b.labels[e];
   FabRun fab(model, cfg, b.x->shape());
   const int targets = int(std::min<int64_t>(cfg.targets, k - 1));
   std::vector<uint8_t> found;
@@ -257,7 +235,7 @@ void fab_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, uin
         const int64_t e = rows[size_t(i)];
         std::memcpy(xs.data() + i * dim, x + e * dim, sizeof(float) * size_t(dim));
         ys[size_t(i)] = b.labels[e];
-        ts[size_t(i)] = ranked(clean.data() + e * k, k, t + 2);
+        ts[size_t(i)] = class_ranked(clean.data() + e * k, k, t + 2);
         idx[size_t(i)] = b.index[e];
       }
       fab.run(xs.data(), ys.data(), ts.data(), idx.data(), m, seed, uint32_t(t * cfg.restarts + rs), rs > 0, found, adv);
@@ -269,7 +247,7 @@ void fab_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, uin
       const Tensor& za = model.forward(xa_rows, Mode::kEval);
       for (int64_t i = 0; i < m; ++i) {
         const float* xa = adv.data() + i * dim;
-        if (!found[size_t(i)] || argmax(za.data() + i * k, k) == ys[size_t(i)] ||
+        if (!found[size_t(i)] || predicted_class(za.data() + i * k, k) == ys[size_t(i)] ||
             distance(cfg.norm, xa, xs.data() + i * dim, dim) > cfg.eps)
           continue;
         const int64_t e = rows[size_t(i)];

@@ -71,4 +71,15 @@ float dlr_loss(const float* z, int64_t k, int32_t y, int32_t target, float* dz);
 // L-inf: max |a - b|; L2: ||a - b||_2 (over dim floats).
 float distance(Norm norm, const float* a, const float* b, int64_t dim);
 
+// The class a row of k logits predicts: argmax, ties to the lowest index (as the objectives'
+// `correct`, and as PyTorch's max()).
+int32_t predicted_class(const float* z, int64_t k);
+// The class ranked r-th (1: the largest) by the logits z; ties to the lower index first. The
+// targets of APGD-T and FAB-T are ranks 2..targets+1 of the clean logits.
+int32_t class_ranked(const float* z, int64_t k, int r);
+// A standard normal draw (Box-Muller on two uniforms).
+float standard_normal(Rng& g);
+// Rows `rows` of src (rows of dim floats) into dst, in that order.
+void gather_rows(float* dst, const float* src, const std::vector<int64_t>& rows, int64_t dim);
+
 }  // namespace rampart

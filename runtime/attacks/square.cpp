@@ -59,13 +59,6 @@ constexpr bool kRescaleSchedule = false;
 // microseconds: the fork and join would cost more).
 constexpr int64_t kParallelMin = int64_t(1) << 15;
 
-int32_t argmax(const float* z, int64_t k) {  // ties to the lowest index
-  int32_t a = 0;
-  for (int32_t j = 1; j < int32_t(k); ++j)
-    if (z[j] > z[a]) a = j;
-  return a;
-}
-
 // The reference's margin (its loss for loss='margin', untargeted): z_y - max_{i!=y} z_i.
 float margin(const float* z, int64_t k, int32_t y) {
   float other = -INFINITY;
@@ -349,7 +342,7 @@ void square_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, 
   {
     const Tensor& z = model.forward(*b.x, Mode::kEval);
     const int64_t k = z.dim(1);
-    for (int64_t e = 0; e < n; ++e) robust[size_t(e)] = argmax(z.data() + e * k, k) == b.labels[e];
+    for (int64_t e = 0; e < n; ++e) robust[size_t(e)] = predicted_class(z.data() + e * k, k) == b.labels[e];
   }
   SquareRun square(model, cfg, shape);
   // AutoAttack's acceptance test (run_search_attack's): eps plus float rounding.
@@ -381,7 +374,7 @@ void square_attack(Model& model, const SearchBatch& b, const AttackConfig& cfg, 
     for (int64_t i = 0; i < m; ++i) {
       const int64_t e = rows[size_t(i)];
       const float* xa = x_best.data() + i * dim;
-      if (argmax(z.data() + i * k, k) == b.labels[e]) continue;
+      if (predicted_class(z.data() + i * k, k) == b.labels[e]) continue;
       if (!(distance(cfg.norm, xa, x + e * dim, dim) <= cfg.eps + tol)) continue;
       robust[size_t(e)] = 0;
       r.fooled[size_t(e)] = 1;
