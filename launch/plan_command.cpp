@@ -225,6 +225,10 @@ int run_plan(const std::vector<std::string>& args) {
                 assumed_net && ranks > 1 ? " (network assumed: 10 GB/s bus bandwidth, 10 us latency; give "
                                            "--network-busbw-gbs and --network-latency-us)"
                                          : "");
+    if (measured.whole_step_attack_s > 0 || measured.whole_step_fixed_s > 0)
+      std::printf("whole steps: %.4f s per attack step + %.4f s; epoch data %.3f s; checkpoint %.1f MB in %.3f s\n",
+                  measured.whole_step_attack_s, measured.whole_step_fixed_s, measured.epoch_load_s,
+                  measured.checkpoint_bytes / 1e6, measured.checkpoint_write_s);
     std::fputs(format_plan_table(plan).c_str(), stdout);
     std::fflush(stdout);
   }

@@ -120,6 +120,18 @@ nlohmann::json plan_to_json(const Plan& p) {
             {"total_gpu_hours", p.total.gpu_hours},
             {"total_hours", p.total.wall_s / 3600.0},
             {"note", p.note}};
+  // What the rows are made of: the calibration (passes and whole steps), the scales the
+  // prediction applies to the passes, and the per-epoch overheads.
+  const CostModel& c = p.input.cost;
+  j["cost_model"] = {{"calibration", c.base_costs().to_json()},
+                     {"attack_scale", c.attack_scale()},
+                     {"fixed_scale", c.fixed_scale()},
+                     {"calibrated_attack_scale", c.calibrated_attack_scale()},
+                     {"calibrated_fixed_scale", c.calibrated_fixed_scale()},
+                     {"checkpoint_write_s", c.checkpoint_write_s()},
+                     {"checkpoint_writes_per_epoch", p.input.checkpoint_writes_per_epoch},
+                     {"eval_images_per_epoch", p.input.eval_images_per_epoch},
+                     {"probe_interval_steps", p.input.probe.interval_steps}};
   j["total_usd"] = p.priced ? json(p.total.usd) : json(nullptr);
   if (!std::isfinite(p.allowance_wall_s)) j["allowance_s"] = nullptr;
   return j;

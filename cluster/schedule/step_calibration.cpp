@@ -152,30 +152,27 @@ WholeStepFit time_whole_steps(const WholeStep& step, int k_lo, int k_hi, int rep
     return f;
   }
   f.hi_s = median(hi);
-  // Noise can make the larger K look cheaper on a busy machine: no negative slope, and no
-  // fixed part below zero (then the step is all attack, a line through the origin).
-  f.attack_s = std::max(0.0, (f.hi_s - f.lo_s) / double(k_hi - k_lo));
+  f.attack_s = (f.hi_s - f.lo_s) / double(k_hi - k_lo);
   f.fixed_s = f.lo_s - f.attack_s * k_lo;
-  if (f.fixed_s < 0) {
-    f.attack_s = f.hi_s / std::max(1, k_hi);
-    f.fixed_s = 0;
-  }
   return f;
 }
 
 void apply_whole_steps(StepCosts& c, const WholeStepFit& fit) {
-  const double unit = c.fwd_s + c.bwd_input_s + c.pgd_update_s;
-  if (fit.k_lo != fit.k_hi) {
+  if (fit.k_lo != fit.k_hi && fit.attack_s > 0 && fit.fixed_s > 0) {
     c.whole_step_attack_s = fit.attack_s;
     c.whole_step_fixed_s = fit.fixed_s;
     return;
   }
-  // One K: its step at the passes' split, scaled as a whole.
+  // One K (clean training), or a line no step can follow (a burst of load made the larger K
+  // look as cheap, or the smaller one dear): the mean of the timings at their mean K,
+  // split as the passes split a step.
+  const double unit = c.fwd_s + c.bwd_input_s + c.pgd_update_s;
   const double fixed = c.train_forwards * c.fwd_s + c.train_backwards * c.bwd_full_s + c.optimizer_s + c.data_s;
-  const double sum = fit.k_lo * unit + fixed;
-  if (!(sum > 0) || !(fit.lo_s > 0)) return;
-  c.whole_step_attack_s = unit * fit.lo_s / sum;
-  c.whole_step_fixed_s = fixed * fit.lo_s / sum;
+  const double k = 0.5 * (fit.k_lo + fit.k_hi), t = 0.5 * (fit.lo_s + fit.hi_s);
+  const double sum = k * unit + fixed;
+  if (!(sum > 0) || !(t > 0)) return;
+  c.whole_step_attack_s = unit * t / sum;
+  c.whole_step_fixed_s = fixed * t / sum;
 }
 
 WriteTiming time_checkpoint_write(const Checkpoint& ck, const std::string& dir) {

@@ -53,8 +53,8 @@ StepCosts calibrate_step_costs(Model& model, const Tensor& x, const int32_t* lab
 using WholeStep = std::function<void(int K)>;
 
 struct WholeStepFit {
-  double attack_s = 0;  // seconds per attack step (0 when k_lo == k_hi)
-  double fixed_s = 0;   // seconds of a step besides its attack
+  double attack_s = 0;  // seconds per attack step (0 when k_lo == k_hi; < 0 from noise)
+  double fixed_s = 0;   // seconds of a step besides its attack (< 0 from noise)
   int k_lo = 0, k_hi = 0;
   double lo_s = 0, hi_s = 0;  // medians at k_lo and k_hi
 };
@@ -63,8 +63,8 @@ struct WholeStepFit {
 // so that a change of the machine's load falls on both; medians; the line through them.
 // k_lo == k_hi: the fixed part only (clean training). Every rank must call it alike.
 WholeStepFit time_whole_steps(const WholeStep& step, int k_lo, int k_hi, int repeats);
-// Writes the fit into c (whole_step_attack_s, whole_step_fixed_s); an attack part of 0
-// (one K timed) leaves the passes' slope, scaled as the fixed part.
+// Writes the fit into c (whole_step_attack_s, whole_step_fixed_s). One K timed, or a line
+// with a part <= 0 (noise): the mean timing, split between the parts as the passes split it.
 void apply_whole_steps(StepCosts& c, const WholeStepFit& fit);
 
 // Writes ck once as a scratch file in `dir` (write_checkpoint: flushed, fsync'ed, renamed)

@@ -1,12 +1,16 @@
 // Cost model: the step formula, the alpha-beta all-reduce model and its fit, calibration
-// from measured steps, and the projected scaling of the reference workload.
+// from measured steps (whole steps before training, epochs during it), and the projected
+// scaling of the reference workload.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "cluster/schedule/cost_model.h"
+#include "cluster/schedule/step_calibration.h"
 
 namespace rampart {
 namespace {
@@ -197,6 +201,125 @@ TEST(CostModel, NoisyEpochsDoNotShrinkTheEvaluationReserve) {
   EXPECT_GT(m.attack_scale(), 0.45);  // not the 0.37 of a free fit
   // A K it never ran costs more than the largest K it did.
   EXPECT_GT(m.predict_step(4, 1), m.predict_step(3, 1) + 0.5 * (base.fwd_s + base.bwd_input_s));
+}
+
+// Whole steps, as the calibration times them: the prediction is their line, not the passes'
+// sum (on this machine the passes summed 10-20% below a real step).
+StepCosts with_whole_steps(double attack_s, double fixed_s) {
+  StepCosts c = reference_costs();
+  c.optimizer_s = 2e-4;
+  c.eval_s_per_image = 21 * (c.fwd_s + c.bwd_input_s) / 128;
+  c.whole_step_attack_s = attack_s;
+  c.whole_step_fixed_s = fixed_s;
+  return c;
+}
+
+TEST(CostModel, WholeStepFitIsThePrediction) {
+  const StepCosts passes = reference_costs();
+  const double unit = passes.fwd_s + passes.bwd_input_s, fixed = passes.fwd_s + passes.bwd_full_s + 2e-4;
+  // Whole steps 15% dearer per attack step and 20% dearer besides than the passes say.
+  const StepCosts c = with_whole_steps(1.15 * unit, 1.2 * fixed);
+  CostModel m(c, NetworkModel{}, 0);
+  for (int K : {0, 1, 3, 7, 10}) EXPECT_NEAR(m.predict_step(K, 1), K * 1.15 * unit + 1.2 * fixed, 1e-12) << "K=" << K;
+  EXPECT_NEAR(m.calibrated_attack_scale(), 1.15, 1e-12);
+  EXPECT_NEAR(m.calibrated_fixed_scale(), 1.2, 1e-12);
+  // The evaluation's attack passes take the attack's scale.
+  EXPECT_NEAR(m.eval_s_per_image(), 1.15 * c.eval_s_per_image, 1e-15);
+  // Without a whole-step fit (costs measured before it existed) the passes' sum, as before.
+  CostModel old(passes, NetworkModel{}, 0);
+  EXPECT_NEAR(old.predict_step(7, 1), predict_step(passes, 7, 1, NetworkModel{}, 0), 1e-15);
+}
+
+TEST(CostModel, WholeStepFitLeavesCommunicationToTheNetworkModel) {
+  // Timed at 4 ranks: the fixed part holds the exposed all-reduce, which the network model
+  // extrapolates to other world sizes; the compute is what the fit says.
+  StepCosts c = with_whole_steps(0.02, 0.05);
+  c.measured_world = 4;
+  c.allreduce_s = 0.004;  // measured, nothing overlapped
+  CostModel m(c, NetworkModel{}, 0);
+  EXPECT_NEAR(m.predict_step(3, 4), 3 * 0.02 + 0.05, 1e-12);
+  const NetworkModel net = network_from_bus_bandwidth(25, 10e-6);
+  CostModel n(c, net, kRefGradBytes);
+  const double compute = 3 * 0.02 + 0.05 - net.allreduce_s(kRefGradBytes, 4);
+  EXPECT_NEAR(n.predict_step(3, 64), compute + net.allreduce_s(kRefGradBytes, 64), 1e-12);
+}
+
+TEST(CostModel, EpochsCorrectTheWholeStepFitKeepingItsSplit) {
+  const StepCosts passes = reference_costs();
+  const double unit = passes.fwd_s + passes.bwd_input_s, fixed = passes.fwd_s + passes.bwd_full_s + 2e-4;
+  CostModel m(with_whole_steps(1.1 * unit, 1.3 * fixed), NetworkModel{}, 0);
+  // Epochs at one K run 10% slower than the calibration: all of it scales, the split stays
+  // the calibration's (a single K cannot separate the parts; the whole steps did).
+  const double calibrated7 = m.predict_step(7, 1), calibrated2 = m.predict_step(2, 1);
+  m.update_epoch(7, 1, 100, 100 * 1.1 * calibrated7);
+  EXPECT_NEAR(m.predict_step(7, 1), 1.1 * calibrated7, 1e-12);
+  EXPECT_NEAR(m.predict_step(2, 1), 1.1 * calibrated2, 1e-12);
+  EXPECT_NEAR(m.attack_scale() / m.fixed_scale(), 1.1 / 1.3, 1e-12);
+  // Epochs at two K separate the parts again, on top of the calibration.
+  m = CostModel(with_whole_steps(1.1 * unit, 1.3 * fixed), NetworkModel{}, 0);
+  auto truth = [&](int K) { return K * 1.2 * unit + 1.25 * fixed; };
+  for (int K : {2, 5, 2, 5}) m.update_step(K, 1, truth(K));
+  EXPECT_NEAR(m.attack_scale(), 1.2, 1e-6);
+  EXPECT_NEAR(m.fixed_scale(), 1.25, 1e-6);
+  // The calibration and the corrections survive a checkpoint.
+  const CostModel r = CostModel::from_json(nlohmann::json::parse(m.to_json().dump()));
+  EXPECT_DOUBLE_EQ(r.calibrated_attack_scale(), m.calibrated_attack_scale());
+  EXPECT_DOUBLE_EQ(r.predict_step(9, 1), m.predict_step(9, 1));
+  EXPECT_DOUBLE_EQ(r.eval_s_per_image(), m.eval_s_per_image());
+}
+
+TEST(CostModel, EpochCostCountsItsDataLoadAndStepCostsRoundTrip) {
+  StepCosts c = with_whole_steps(0.01, 0.03);
+  c.epoch_load_s = 0.4;
+  c.checkpoint_bytes = 48e6;
+  c.checkpoint_write_s = 0.25;
+  CostModel m(c, NetworkModel{}, 0);
+  EXPECT_NEAR(m.predict_epoch_wall(3, 1, 100), 100 * (0.03 + 0.03) + 0.4, 1e-12);
+  EXPECT_DOUBLE_EQ(m.checkpoint_write_s(), 0.25);
+  const StepCosts r = StepCosts::from_json(nlohmann::json::parse(c.to_json().dump()));
+  EXPECT_DOUBLE_EQ(r.whole_step_attack_s, 0.01);
+  EXPECT_DOUBLE_EQ(r.whole_step_fixed_s, 0.03);
+  EXPECT_DOUBLE_EQ(r.epoch_load_s, 0.4);
+  EXPECT_DOUBLE_EQ(r.checkpoint_bytes, 48e6);
+  EXPECT_DOUBLE_EQ(r.checkpoint_write_s, 0.25);
+  // Half the batch per rank: half the compute and the rows, the same optimizer and checkpoint.
+  const StepCosts h = scale_to_local_batch(c, 64);
+  EXPECT_NEAR(h.whole_step_attack_s, 0.005, 1e-15);
+  EXPECT_NEAR(h.whole_step_fixed_s, (0.03 - 2e-4) / 2 + 2e-4, 1e-15);
+  EXPECT_NEAR(h.epoch_load_s, 0.2, 1e-15);
+  EXPECT_DOUBLE_EQ(h.checkpoint_write_s, 0.25);
+}
+
+TEST(StepCalibration, WholeStepFitIsTheLineThroughTwoK) {
+  // A step that takes 3 ms per attack step and 6 ms besides (slept: a loaded machine wakes
+  // late, so the bounds are loose; the arithmetic is checked exactly below).
+  std::vector<int> calls;
+  auto step = [&](int K) {
+    calls.push_back(K);
+    std::this_thread::sleep_for(std::chrono::microseconds(3000 * K + 6000));
+  };
+  const WholeStepFit f = time_whole_steps(step, 1, 7, 3);
+  EXPECT_EQ(calls, (std::vector<int>{1, 7, 1, 7, 1, 7, 1, 7}));  // warm-ups, then alternated
+  EXPECT_GT(f.attack_s, 0.0015);
+  EXPECT_LT(f.attack_s, 0.006);
+  EXPECT_NEAR(f.lo_s, f.fixed_s + f.attack_s, 1e-12);
+  EXPECT_NEAR(f.hi_s, f.fixed_s + 7 * f.attack_s, 1e-12);
+
+  StepCosts c = reference_costs();
+  apply_whole_steps(c, WholeStepFit{0.004, 0.01, 1, 7, 0.014, 0.038});
+  EXPECT_DOUBLE_EQ(c.whole_step_attack_s, 0.004);
+  EXPECT_DOUBLE_EQ(c.whole_step_fixed_s, 0.01);
+  // One K (clean training): that step, split as the passes split it.
+  StepCosts d = reference_costs();
+  apply_whole_steps(d, WholeStepFit{0, 0.05, 0, 0, 0.05, 0.05});
+  const double unit = d.fwd_s + d.bwd_input_s, fixed = d.fwd_s + d.bwd_full_s;
+  EXPECT_NEAR(d.whole_step_attack_s, unit * 0.05 / fixed, 1e-15);
+  EXPECT_NEAR(CostModel(d, NetworkModel{}, 0).predict_step(0, 1), 0.05, 1e-12);
+  // A line no step follows (K = 7 timed cheaper than K = 1 in a burst of load): the mean.
+  StepCosts e = reference_costs();
+  apply_whole_steps(e, WholeStepFit{-0.001, 0.021, 1, 7, 0.02, 0.014});
+  EXPECT_GT(e.whole_step_attack_s, 0);
+  EXPECT_NEAR(CostModel(e, NetworkModel{}, 0).predict_step(4, 1), 0.017, 1e-12);
 }
 
 }  // namespace

@@ -324,5 +324,33 @@ TEST(PlanTable, JsonHasTheContractKeysAndTheTableReads) {
   EXPECT_LE(ju["total_gpu_hours"].get<double>(), 2.0);
 }
 
+// Checkpoints cost what the calibration timed: each epoch's writes in its row, the final
+// one in the reserve (the fixed checkpoint_s only when no write was timed); the set-up's
+// spend comes before the first epoch.
+TEST(Schedule, EpochsPayForTheirCheckpointWritesAndTheSetUp) {
+  PlanInput in = input(Policy::kFixed);
+  in.probe.interval_steps = 0;
+  in.fixed_k = 7;
+  const Plan before = make_plan(in);
+  StepCosts c = costs();
+  c.checkpoint_bytes = 48e6;
+  c.checkpoint_write_s = 0.6;
+  c.epoch_load_s = 0.3;
+  in.cost = CostModel(c, network_from_bus_bandwidth(25, 10e-6), 421642.0 * 4);
+  in.checkpoint_writes_per_epoch = 2;  // the epoch's end and best.h5
+  in.spent_before = Spend{0, 0, 12.5};
+  const Plan p = make_plan(in);
+  ASSERT_EQ(p.rows.size(), before.rows.size());
+  for (size_t i = 0; i < p.rows.size(); ++i) EXPECT_NEAR(p.rows[i].wall_s, before.rows[i].wall_s + 2 * 0.6 + 0.3, 1e-9);
+  EXPECT_NEAR(p.reserve.wall_s, before.reserve.wall_s - in.reserve.checkpoint_s + 0.6, 1e-9);
+  EXPECT_NEAR(p.rows[0].cum_wall_s, 12.5 + p.rows[0].wall_s, 1e-9);
+  EXPECT_NEAR(p.total.wall_s, before.total.wall_s + 12.5 + p.rows.size() * 1.5 - in.reserve.checkpoint_s + 0.6, 1e-9);
+  // A budget is fitted with all of it: the epochs that fit stop where rows, set-up and reserve meet it.
+  in.budget.hours = (12.5 + 2.5 * p.rows[0].wall_s / (1 - in.reserve.safety_fraction) + p.reserve.wall_s) / 3600;
+  const Plan cut = make_plan(in);
+  EXPECT_EQ(cut.epochs_that_fit, 2);
+  EXPECT_TRUE(within(cut.total, in.budget));
+}
+
 }  // namespace
 }  // namespace rampart
