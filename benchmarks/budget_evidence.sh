@@ -41,14 +41,15 @@ common=(--config configs/fmnist-pgd.ini --data data/train.h5 --test-data data/te
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # One calibration (rampart plan, fixed PGD-7, no budget) fixes both the budget and the largest
-# fixed K: an epoch's cost is affine in K with slope steps * (forward + input backward).
-"$BIN" plan "${common[@]}" --schedule fixed --steps 7 --json > "$RUNS/plan_pgd7.plan"
+# fixed K: an epoch's cost is affine in K with slope steps * (one attack step, whole steps timed).
+"$BIN" plan "${common[@]}" --schedule fixed --steps 7 --out "$RUNS" --json > "$RUNS/plan_pgd7.plan"
 BUDGET_USD=${BUDGET_USD:-$(jget "round($EPOCHS_OF_PGD7 * d['rows'][0]['usd'] + d['reserve']['usd'], 6)" < "$RUNS/plan_pgd7.plan")}
 KFIT=$(python3 - "$RUNS/plan_pgd7.plan" "$BUDGET_USD" "$PRICE" <<'PY'
 import json, sys
 d, budget, price = json.load(open(sys.argv[1])), float(sys.argv[2]), float(sys.argv[3])
 c = d["calibration"]
-unit = d["steps_per_epoch"] * (c["fwd_s"] + c["bwd_input_s"])
+# An attack step's share of an epoch: the whole-step fit's slope (the plan's own), else the passes'.
+unit = d["steps_per_epoch"] * (c.get("whole_step_attack_s") or (c["fwd_s"] + c["bwd_input_s"]))
 e7, reserve = d["rows"][0]["wall_s"], d["reserve"]["wall_s"]
 allow = (budget / price * 3600 - reserve) * 0.90  # the plan's 5% safety, and 5% for measured costs above the calibration
 fits = [k for k in range(1, 11) if 5 * (e7 + (k - 7) * unit) <= allow]

@@ -85,7 +85,7 @@ StepCosts read_step_costs(const std::string& path) {
 }
 
 // What training costs on this machine, at the full global batch on one rank: the passes one
-// by one, whole steps at K = 1 and the configured K (at least 2) run by the trainer's step
+// by one, whole steps at K = 1 and calibration_k(cfg) run by the trainer's step
 // code (training_step.h) on scratch optimizer state, an epoch's data read and augmented as
 // the trainer does, and one real checkpoint of the run's size (carried perturbations
 // included) written into --out, or the temporary folder while --out does not exist yet.
@@ -122,8 +122,7 @@ StepCosts calibrate_here(const TrainConfig& cfg, const Dataset& set, int64_t n_t
     const AttackConfig a = scheduled_attack(base, policy, d, cfg.early_stop_tau);
     run_training_step(*backend, self, model, carried, batch, &a, RandomKey{cfg.seed}, cfg.lr, x, y);
   };
-  const int k_hi = policy == Policy::kFixed ? std::max(2, base.steps) : std::clamp(cfg.steps, 2, std::max(2, cfg.max_k));
-  apply_whole_steps(c, time_whole_steps(step_at, 1, k_hi, 5));
+  apply_whole_steps(c, time_whole_steps(step_at, 1, calibration_k(cfg), kWholeStepRepeats));
 
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -161,7 +161,20 @@ Plan build(const PlanInput& in, int first, const Spend& spent, const CostModel& 
       << " (" << cheapest << " s each, " << allow << " s allowed after the reserve); the run stops early";
     plan.note = s.str();
   }
-  if (n == 0 && first == 0) {
+  // Only a budget that could never train is a configuration error: when the set-up (spent
+  // before the first plan) has used the room for an epoch, the plan is empty and the run
+  // stops for its final evaluation.
+  const bool setup_ate_it =
+      n == 0 && first == 0 && spent.wall_s > 0 &&
+      (wall_seconds_allowed(in.budget, Spend{}, in.world, in.price) - plan.reserve.wall_s) * (1.0 - safety) >= cheapest;
+  if (setup_ate_it) {
+    std::ostringstream s;
+    s << "the set-up spent " << spent.wall_s << " s; what is left of the budget (" << allow
+      << " s after the reserve) does not cover one epoch at K=" << base_k << " (" << cheapest
+      << " s): the run stops for its final evaluation";
+    plan.note = s.str();
+  }
+  if (n == 0 && first == 0 && !setup_ate_it) {
     const double need_wall = cheapest / (1.0 - safety) + plan.reserve.wall_s;
     const Spend need = spend_of(need_wall, in.world, in.price);
     std::ostringstream s;

@@ -99,6 +99,11 @@ double checkpoint_writes_per_epoch(const TrainConfig& cfg, int64_t steps_per_epo
   return n;
 }
 
+int calibration_k(const TrainConfig& cfg) {
+  if (effective_policy(cfg) == Policy::kFixed) return std::max(2, is_single_step_attack(cfg.attack) ? 1 : cfg.steps);
+  return std::clamp(4, 2, std::max(2, cfg.max_k));
+}
+
 SchedulerSetup scheduler_setup(const TrainConfig& cfg, int world, int64_t steps_per_epoch, const CostModel& cost,
                                double final_eval_images) {
   SchedulerSetup s;

@@ -44,6 +44,13 @@ int64_t probe_holdout(const TrainConfig& cfg, int64_t n_images);
 // Calibration options matching the final evaluation the configuration asks for.
 CalibrationOptions calibration_for(const TrainConfig& cfg);
 
+// The larger K whose whole steps the calibration times (with K = 1): the fixed policy's K
+// (at least 2); else 4, within --max-steps-k: far enough from 1 for the slope, and cheap,
+// since the set-up's time is spent from the budget too.
+int calibration_k(const TrainConfig& cfg);
+// Timed whole steps at each K (after one warm-up each); their median is kept.
+constexpr int kWholeStepRepeats = 3;
+
 // Checkpoint files an epoch writes: its end, --checkpoint-every within it, best.h5 with
 // --val-split (counted every epoch); 0 without --out.
 double checkpoint_writes_per_epoch(const TrainConfig& cfg, int64_t steps_per_epoch);

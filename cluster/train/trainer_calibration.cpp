@@ -29,8 +29,8 @@ StepCosts Trainer::calibrate_costs() {
   StepCosts sc = backend_->calibrate(xc, batch.labels, calibration_for(cfg_));
   sc.epoch_load_s = load_s;
 
-  // Whole steps, run by the step's own code on that batch at K = 1 and a larger K (the
-  // configured one; at least 2), from the state as it is, which is put back afterwards:
+  // Whole steps, run by the step's own code on that batch at K = 1 and a larger K
+  // (calibration_k), from the state as it is, which is put back afterwards:
   // weights, momentum, batchnorm statistics and the carried perturbations.
   backend_->download_state();
   Snapshot saved;
@@ -49,9 +49,9 @@ StepCosts Trainer::calibrate_costs() {
     const RandomKey key{cfg_.seed, Stream::kRandomStart, uint64_t(start_step_), lb - gb};
     run_training_step(*backend_, comm_, *model_, *carried_, batch, adversarial_ ? &a : nullptr, key, lr, x_, labels_);
   };
-  const int k_hi = policy_ == Policy::kFixed ? std::max(2, attack_.steps)
-                                             : std::clamp(std::max(2, cfg_.steps), 2, std::max(2, cfg_.max_k));
-  const WholeStepFit fit = adversarial_ ? time_whole_steps(step_at, 1, k_hi, 5) : time_whole_steps(step_at, 0, 0, 5);
+  const int k_hi = calibration_k(cfg_);
+  const WholeStepFit fit = adversarial_ ? time_whole_steps(step_at, 1, k_hi, kWholeStepRepeats)
+                                        : time_whole_steps(step_at, 0, 0, kWholeStepRepeats);
   apply_whole_steps(sc, fit);
   saved.restore(*model_, *sgd_);
   backend_->upload_state();

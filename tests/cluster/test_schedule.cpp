@@ -350,6 +350,16 @@ TEST(Schedule, EpochsPayForTheirCheckpointWritesAndTheSetUp) {
   const Plan cut = make_plan(in);
   EXPECT_EQ(cut.epochs_that_fit, 2);
   EXPECT_TRUE(within(cut.total, in.budget));
+  // A set-up (slowed by a busy machine) that leaves no room for an epoch: an empty plan, the
+  // run stops for its final evaluation. A budget that never had room stays a ConfigError.
+  in.spent_before.wall_s = in.budget.hours.value() * 3600 - p.reserve.wall_s - 0.5 * p.rows[0].wall_s;
+  const Plan none = make_plan(in);
+  EXPECT_TRUE(none.rows.empty());
+  EXPECT_EQ(none.epochs_that_fit, 0);
+  EXPECT_NE(none.note.find("the set-up spent"), std::string::npos) << none.note;
+  in.spent_before = Spend{};
+  in.budget.hours = (0.5 * p.rows[0].wall_s + p.reserve.wall_s) / 3600;
+  EXPECT_NE(config_error([&] { make_plan(in); }).find("does not cover one epoch"), std::string::npos);
 }
 
 }  // namespace

@@ -4,9 +4,10 @@
 # fit, an epoch's data load and a timed checkpoint of the run's size; the first plan's row
 # must be exactly that fit (steps x (a K + b) + data + writes x write); and the first epoch's
 # measured cost (data, steps, checkpoint) must be within 25% of that row when the machine is
-# not busy (1-minute load below its cores before the run: another job's bursts of load make
-# one calibration and one epoch disagree by any amount). 25%, not the 5% of
-# benchmarks/calibration_check.sh, which measures it on an idle machine.
+# idle (1-minute load below half its cores before the run). On a busy machine that is not
+# judged (docs/reliability.md: no test depends on how busy the machine is): another job's
+# bursts of load make one calibration and one epoch disagree by any amount. 25%, not the 5%
+# of benchmarks/calibration_check.sh, which measures it on an idle machine.
 # usage: schedule_calibration.sh RAMPART SOURCE_DIR
 RAMPART=$1; SRC=$2
 source "$(dirname "$0")/schedule_lib.sh"
@@ -45,7 +46,7 @@ print(f"first epoch: planned {planned:.3f} s, measured {measured:.3f} s ({100 * 
       f"passes alone {passes:.3f} s ({100 * (passes / measured - 1):+.1f}%)")
 if abs(planned - row["wall_s"]) > 1e-9 * planned: bad.append("planned_epoch_wall_s is not the first plan's row")
 load, cores = float(sys.argv[3]), int(sys.argv[4])
-if load >= cores:
+if load >= 0.5 * cores:
     print(f"timing not judged: load {load} on {cores} cores before the run")
 elif abs(err) > 0.25:
     bad.append(f"the first plan is {100 * err:+.1f}% off the first epoch, expected within 25% (load {load} on {cores} cores)")
