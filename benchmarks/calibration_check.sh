@@ -11,7 +11,8 @@
 # Writes benchmarks/results/calibration_check.{json,md}; exits non-zero when a run fails
 # (and, with STRICT=1, when the new method's median error is above 5%).
 #
-# usage: benchmarks/calibration_check.sh   (env: BIN, LIMIT (0: all 60000), STEPS, REPEATS, OUT, RUNS)
+# usage: benchmarks/calibration_check.sh   (env: BIN, LIMIT (0: all 60000), STEPS, REPEATS, OUT, RUNS,
+#        REPORT_ONLY=1: only the table, from the runs already in RUNS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin/rampart}
@@ -25,6 +26,7 @@ mkdir -p "$OUT" "$RUNS"
 scripts/import-fmnist.sh "$BIN" >&2
 
 for i in $(seq 1 "$REPEATS"); do
+  [[ ${REPORT_ONLY:-0} == 1 ]] && break  # the table again from the runs in RUNS
   d="$RUNS/r$i"
   rm -rf "$d"
   load0=$(cut -d' ' -f1 /proc/loadavg)
@@ -80,6 +82,13 @@ for r in rows:
               f"{r['new_epoch_s']:.2f} | {100 * r['new_error']:+.1f}% | {r['old_epoch_s']:.2f} | {100 * r['old_error']:+.1f}% | "
               f"{100 * r['cum_error']:+.1f}% | {r['measured_step_s']:.4f} / {r['whole_step_s']:.4f} / {r['passes_step_s']:.4f} | "
               f"{r['checkpoint_write_s']:.3f} |")
+busy = max(r["load_before"] for r in rows) >= 0.5 * rows[0]["cores"]
+if busy:
+    md.append(f"\n**The machine was busy** (1-minute load up to {max(r['load_before'] for r in rows):.2f} on "
+              f"{rows[0]['cores']} cores before a run): other jobs' bursts of load fall on the calibration or on "
+              "the epoch, not both, so these errors measure the load, not the calibration. Run it on an idle machine.")
+res["busy"] = busy
+json.dump(res, open(f"{out}/calibration_check.json", "w"), indent=1)
 for k in ("new_error", "old_error", "cum_error"):
     s = res[k]
     md.append(f"\n{k}: median {100 * s['median']:+.1f}% (min {100 * s['min']:+.1f}%, max {100 * s['max']:+.1f}%)")

@@ -1,8 +1,7 @@
 // rampart plan: the attack-budget plan for a budget and a price, without training.
 // Calibrates the cost model by timing passes, whole steps, an epoch's data and a checkpoint
-// write on this machine (one rank), or takes
-// the costs measured elsewhere (--step-costs: a previous `plan --json`, e.g. run on a node of
-// the target cluster), scales the per-rank batch to --ranks, extrapolates the all-reduce with
+// write on this machine (one rank), or takes the costs measured elsewhere (--step-costs: a
+// previous `plan --json`, e.g. run on a node of the target cluster), scales the per-rank batch to --ranks, extrapolates the all-reduce with
 // the alpha-beta model, and prints the plan as a table or (--json) one JSON object.
 #include <sys/stat.h>
 
