@@ -49,9 +49,9 @@ for s in seeds:
         summ = json.load(open(f"{base}/summary.json"))
         pgd, aa = json.load(open(f"{base}.pgd.json")), json.load(open(f"{base}.autoattack.json"))
         plan = json.load(open(f"{base}.plan.json"))
-        rows.append({"loss": loss, "seed": int(s), "epochs": summ.get("epochs"),
+        rows.append({"loss": loss, "seed": int(s), "epochs": plan.get("epochs_requested"), "steps": summ.get("steps"),
                      "rank_hours_measured": summ.get("rank_hours", summ.get("gpu_hours")),
-                     "plan": plan,
+                     "planned_hours": plan.get("total_hours"),
                      "clean": pgd["clean_accuracy"], "pgd20": pgd["pgd_accuracy"],
                      "apgd_ce": aa["apgd_ce_accuracy"], "autoattack": aa["autoattack_accuracy"], "n": pgd["n"]})
 json.dump(rows, open(f"{out}/losses_fmnist.json", "w"), indent=1)
