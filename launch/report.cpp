@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string>
 #include <fstream>
 
 #include "runtime/errors.h"
@@ -15,10 +16,21 @@ void print_summary(const nlohmann::json& s, std::FILE* out) {
   if (s.contains("n")) {
     std::fprintf(out, "evaluated %lld test images\n", (long long)s["n"].get<int64_t>());
     std::fprintf(out, "  clean accuracy   %6.2f%%\n", pct("clean_accuracy"));
-    if (s.contains("fgsm_accuracy")) std::fprintf(out, "  FGSM accuracy    %6.2f%%\n", pct("fgsm_accuracy"));
-    if (s.contains("fgsm_rs_accuracy")) std::fprintf(out, "  FGSM-RS accuracy %6.2f%%\n", pct("fgsm_rs_accuracy"));
-    if (s.contains("pgd_accuracy")) std::fprintf(out, "  PGD accuracy     %6.2f%%\n", pct("pgd_accuracy"));
-    if (s.contains("pgd_l2_accuracy")) std::fprintf(out, "  PGD-L2 accuracy  %6.2f%%\n", pct("pgd_l2_accuracy"));
+    // One line per attack the report has, in the order they run (AutoAttack's chain: the
+    // accuracy after each attack, the last being AutoAttack's).
+    static const char* const kLines[][2] = {
+        {"fgsm_accuracy", "FGSM accuracy    "},    {"fgsm_rs_accuracy", "FGSM-RS accuracy "},
+        {"pgd_accuracy", "PGD accuracy     "},     {"pgd_l2_accuracy", "PGD-L2 accuracy  "},
+        {"apgd_dlr_accuracy", "APGD-DLR accuracy"}, {"apgd_ce_accuracy", "APGD-CE accuracy "},
+        {"apgd_t_accuracy", "+ APGD-T         "},  {"fab_t_accuracy", "+ FAB-T          "},
+        {"square_accuracy", "+ Square         "},  {"autoattack_accuracy", "AutoAttack       "}};
+    const bool chain = s.contains("autoattack_accuracy");
+    for (const auto& line : kLines) {
+      if (!s.contains(line[0])) continue;
+      std::string label = line[1];
+      if (!chain && label[0] == '+') label = label.substr(2) + "  ";  // alone, not after APGD-CE
+      std::fprintf(out, "  %s%6.2f%%\n", label.c_str(), pct(line[0]));
+    }
   }
   if (s.contains("train_images_per_s"))
     std::fprintf(out, "training: %.0f adversarial training images/s on %d rank(s), %.1f s of %.1f s wall\n",

@@ -54,6 +54,7 @@ po::options_description train_options() {
       ("eval-restarts", po::value<int>()->default_value(1), "PGD restarts of the final evaluation")
       ("eval-limit", po::value<int64_t>()->default_value(0), "evaluate on the first N test images (0: all)")
       ("eval-fgsm", po::value<bool>()->default_value(true), "also evaluate FGSM (for the gradient-masking check)")
+      ("eval-autoattack", po::value<bool>()->default_value(false), "also evaluate AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square; CPU only) at --eps; the budget reserves its worst-case cost (over 100x PGD-20's per image: use --eval-limit)")
       ("resume", po::bool_switch(), "continue from <out>/checkpoint.h5 if it exists")
       ("checkpoint-every", po::value<int64_t>()->default_value(0), "also checkpoint every N steps (0: every epoch)")
       ("backend", po::value<std::string>()->default_value("auto"), "communicator: auto, mpi, self, or nccl (CUDA builds, one GPU per rank)")
@@ -114,6 +115,7 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.eval_restarts = checked_attack_size(vm, "eval-restarts", kMaxRestarts);
   c.eval_limit = checked_int(vm, "eval-limit", 0, kMaxImages);
   c.eval_fgsm = vm["eval-fgsm"].as<bool>();
+  c.eval_autoattack = vm["eval-autoattack"].as<bool>();
   c.resume = vm["resume"].as<bool>();
   c.checkpoint_every = checked_int(vm, "checkpoint-every", 0, INT64_MAX / 2);
   c.timeout_s = checked_timeout(vm);

@@ -83,6 +83,13 @@ CalibrationOptions calibration_for(const TrainConfig& cfg) {
   CalibrationOptions o;
   o.eval_attack_passes = (cfg.eval_fgsm ? 1 : 0) + double(cfg.eval_steps) * cfg.eval_restarts;
   o.eval_forwards = 1 + (cfg.eval_fgsm ? 1 : 0) + 1;
+  if (cfg.eval_autoattack) {
+    // The worst case, every image robust to the end (the reserve must hold whatever the model
+    // turns out to be): APGD-CE 100 gradient passes, APGD-T 9 x 100, FAB-T 9 x 100 with a
+    // forward more each, Square 5,000 forwards, and each attack's check of its result.
+    o.eval_attack_passes += 100 + 900 + 900;
+    o.eval_forwards += 900 + 5000 + 4;
+  }
   // The step's passes besides the attack's: compute_backend.h's forward_loss and backward.
   if (cfg.loss == "trades") { o.train_forwards = 4; o.train_backwards = 2; }
   if (cfg.loss == "mart") { o.train_forwards = 3; o.train_backwards = 2; }

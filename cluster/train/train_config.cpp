@@ -86,6 +86,11 @@ void validate_attacks(const TrainConfig& cfg) {
              "--eps, --alpha, --steps (unused by --attack " + cfg.attack + ")");
   validate(make_attack("pgd", {cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts}),
            "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
+  // Refused now, not after the training: AutoAttack's searches run on the CPU only.
+  if (cfg.eval_autoattack && cfg.device != "cpu")
+    throw ConfigError("--eval-autoattack: expected --device cpu, found --device " + cfg.device +
+                      " (AutoAttack's searches have no GPU kernels yet); evaluate the checkpoint afterwards with "
+                      "rampart eval --attack autoattack --device cpu");
 }
 
 }  // namespace

@@ -54,6 +54,9 @@ struct TrainConfig {
   float eval_alpha = 0.01f;
   int eval_restarts = 1;
   bool eval_fgsm = true;
+  // Also AutoAttack (standard: APGD-CE, APGD-T, FAB-T, Square) after PGD; CPU only. Its cost
+  // is reserved for the worst case, every image robust to the end (calibration_for).
+  bool eval_autoattack = false;
   // Output and resumption
   std::string out;             // folder for checkpoint.h5 and metrics.jsonl
   bool resume = false;

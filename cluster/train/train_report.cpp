@@ -30,6 +30,10 @@ std::vector<AttackConfig> test_eval_attacks(const TrainConfig& cfg, const Comput
   const AttackConfig pgd = make_attack("pgd", params);
   validate(pgd, "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
   attacks.push_back(pgd);
+  if (cfg.eval_autoattack) {
+    AttackParams aa = params;
+    for (const AttackConfig& a : parse_attacks("autoattack", aa, AttackWords::kNamesNoneOrAll)) attacks.push_back(a);
+  }
   for (const auto& a : attacks) backend.check_attack(a);
   return attacks;
 }

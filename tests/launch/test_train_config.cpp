@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cluster/comm/communicator.h"
+#include "cluster/schedule/train_schedule.h"
 #include "cluster/train/train_config.h"
 #include "cluster/train/trainer.h"
 #include "runtime/checkpoint.h"
@@ -73,6 +74,23 @@ TEST(TrainConfig, EveryCheckInOnePlace) {
   c = {};
   c.attack = "bim";
   expect_refused<ConfigError>(c, 1, "attack: expected pgd, fgsm, fgsm-rs, pgd-l2 or none, found \"bim\"");
+  c = {};
+  c.attack = "apgd-ce";
+  expect_refused<ConfigError>(c, 1, "attack: apgd-ce is an evaluation attack (rampart eval --attack apgd-ce)");
+  c = {};
+  c.eval_autoattack = true;
+  c.device = "cuda";
+  expect_refused<ConfigError>(c, 1, "--eval-autoattack: expected --device cpu, found --device cuda");
+}
+
+// --eval-autoattack: the reserve holds AutoAttack's worst case, every image robust to the end.
+TEST(TrainConfig, AutoAttackEvaluationIsPricedForTheWorstCase) {
+  TrainConfig c;
+  const CalibrationOptions pgd = calibration_for(c);
+  c.eval_autoattack = true;
+  const CalibrationOptions aa = calibration_for(c);
+  EXPECT_EQ(aa.eval_attack_passes - pgd.eval_attack_passes, 1900);  // APGD-CE, APGD-T, FAB-T
+  EXPECT_EQ(aa.eval_forwards - pgd.eval_forwards, 5904);            // FAB-T, Square, the checks
 }
 
 // train() validates whoever calls it, before it opens any file.
