@@ -44,6 +44,9 @@ set_tests_properties(mpi_train_consistency mpi_train_lockstep_np2 mpi_train_lock
                      FIXTURES_REQUIRED mpi_train_data ENVIRONMENT "${RAMPART_TRAIN_TEST_ENV};OMP_NUM_THREADS=1"
                      TIMEOUT 120 SKIP_RETURN_CODE 77 PROCESSORS 2 LABELS "mpi;train")
 set_tests_properties(mpi_train_losses PROPERTIES LABELS "mpi;train;asan-skip")
+# AutoAttack's searches run under the sanitizers in the unit tests (Search*, Fab*, Square*);
+# this 1-against-2-rank script is hundreds of thousands of passes, too slow instrumented.
+set_tests_properties(mpi_eval_autoattack PROPERTIES LABELS "mpi;train;asan-skip" TIMEOUT 300)
 
 # The Slurm batch template with the real trainer: preempt, requeue, resume, same weights.
 add_test(NAME slurm_train_preempt COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/slurm_train_preempt.sh)
