@@ -21,6 +21,7 @@ StepCosts Trainer::calibrate_costs() {
   auto [gb, ge] = batch_slice(0, n_train_, cfg_.batch);
   auto [lb, le] = rank_slice(gb, ge, rank_, world_);
   const StepBatch batch{rows_.images.data(), rows_.labels.data(), rows_.index.data(), le - lb, ge - gb, C_, H_, W_};
+  const int64_t first_example = lb - gb;  // a plain copy: lambdas may not capture bindings (clang)
 
   // The passes one by one, on this rank's part of the first batch (kept for the report,
   // the split of a step into attack and the rest, and the evaluation's cost per image).
@@ -46,7 +47,7 @@ StepCosts Trainer::calibrate_costs() {
       d.alpha = 2.5 * attack_.eps / std::max(1, K);
       a = scheduled_attack(base_attack_, policy_, d, cfg_.early_stop_tau);
     }
-    const RandomKey key{cfg_.seed, Stream::kRandomStart, uint64_t(start_step_), lb - gb};
+    const RandomKey key{cfg_.seed, Stream::kRandomStart, uint64_t(start_step_), first_example};
     run_training_step(*backend_, comm_, *model_, *carried_, batch, adversarial_ ? &a : nullptr, key, lr, x_, labels_);
   };
   const int k_hi = calibration_k(cfg_);
