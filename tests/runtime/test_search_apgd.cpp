@@ -14,6 +14,7 @@
 #include "runtime/attacks/search_attacks.h"
 #include "runtime/errors.h"
 #include "runtime/evaluate.h"
+#include "search_fixtures.h"
 
 namespace rampart {
 namespace {
@@ -76,31 +77,8 @@ TEST(SearchApgd, CheckpointsAreThePapers) {
   EXPECT_EQ(apgd_checkpoints(3).size(), 3u);
 }
 
-struct Fixture {
-  Model model;
-  Tensor x;
-  std::vector<int32_t> y;
-  std::vector<int64_t> index;
-};
-
-// n images of 1x12x12 labelled with the model's own prediction (all clean-correct).
-Fixture make(const std::string& arch, int64_t n, uint64_t seed) {
-  Shape in = {1, 12, 12};
-  Fixture f{Model(expand_model(arch, in), in), Tensor({n, 1, 12, 12}), {}, {}};
-  f.model.init(seed);
-  std::mt19937 g{uint32_t(seed)};
-  std::uniform_real_distribution<float> u(0, 1);
-  for (int64_t i = 0; i < f.x.size(); ++i) f.x[i] = u(g);
-  const Tensor& z = f.model.forward(f.x, Mode::kEval);
-  for (int64_t e = 0; e < n; ++e) {
-    int32_t a = 0;
-    for (int32_t j = 1; j < int32_t(z.dim(1)); ++j)
-      if (z[e * z.dim(1) + j] > z[e * z.dim(1) + a]) a = j;
-    f.y.push_back(a);
-    f.index.push_back(1000 + 7 * e);
-  }
-  return f;
-}
+using Fixture = SearchFixture;
+Fixture make(const std::string& arch, int64_t n, uint64_t seed) { return make_search_fixture(arch, n, seed); }
 
 AttackConfig attack(const std::string& name, float eps, Norm norm = Norm::kLinf, int steps = 30) {
   AttackParams p;
