@@ -50,7 +50,6 @@ Problem random_problem(std::mt19937& g, int dim, int kind) {
   return p;
 }
 
-// The range of w.u over u in [0,1]^d with |u - t|_inf <= rho.
 // Where the hyperplane misses the box: the corner nearest it (every coordinate that moves w.u
 // towards b at its bound, the others at t).
 std::vector<double> corner(const Problem& p, bool below, bool l2) {
