@@ -220,6 +220,25 @@ TEST(SearchApgd, AutoAttackChainsOnTheExamplesStillRobust) {
   EXPECT_DOUBLE_EQ(j["autoattack_accuracy"].get<double>(), double(k[3]) / 32);
 }
 
+TEST(SearchApgd, DlrNeedsEnoughClasses) {
+  // Targeted DLR divides by z_p1 - (z_p3 + z_p4) / 2: 4 classes at least.
+  Shape in = {1, 12, 12};
+  Model m(expand_model("mlp", in, 3), in);
+  m.init(1);
+  Tensor x({2, 1, 12, 12});
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = 0.5f;
+  const Tensor& z = m.forward(x, Mode::kEval);
+  const std::vector<int32_t> y = {predicted_class(z.data(), 3), predicted_class(z.data() + 3, 3)};
+  const std::vector<int64_t> index = {0, 1};
+  try {
+    run_search_attack(m, {&x, y.data(), index.data()}, attack("apgd-t", 0.1f), 1);
+    FAIL() << "apgd-t accepted a model of 3 classes";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "apgd-t: the DLR loss needs at least 4 classes, found 3; use apgd-ce");
+    EXPECT_EQ(e.code(), kExitConfig);
+  }
+}
+
 TEST(SearchApgd, SearchAttacksAreForEvaluationOnly) {
   AttackParams p;
   try {
