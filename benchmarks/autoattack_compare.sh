@@ -5,6 +5,8 @@
 # and how many images the two classify differently (robust in one, broken in the other).
 # Also times rampart's evaluation on 1 and on RANKS ranks (the per-image results must agree).
 # Usage: benchmarks/autoattack_compare.sh CHECKPOINT [IMAGES=1000] [EPS=0.1] [NORM=Linf]
+#   env: DATA (test set), RANKS (2; 1: no second rampart run), THREADS (per process, 2),
+#        PEER=1 (the reference under the newest PyTorch from PyPI: benchmarks/peer_venv.sh)
 # Writes benchmarks/results/autoattack-<name>.json; prints the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ eps=${3:-0.1}
 norm=${4:-Linf}
 data=${DATA:-data/test.h5}
 ranks=${RANKS:-2}
+threads=${THREADS:-2}
 name=${NAME:-$(basename "$(dirname "$ck")")}
 out=benchmarks/results/autoattack-$name.json
 work=$(mktemp -d /tmp/rampart-aa-compare.XXXXXX)
@@ -25,7 +28,7 @@ timed() {  # NP FILE-STEM
   local t0 t1
   t0=$(date +%s.%N)
   mpirun -np "$1" --oversubscribe --bind-to none build/bin/rampart eval --checkpoint "$ck" --data "$data" \
-    --attack autoattack --norm "$rnorm" --eps "$eps" --limit "$images" --json --per-example "$work/$2.h5" >"$work/$2.json"
+    --threads "$((threads / $1 > 0 ? threads / $1 : 1))" --attack autoattack --norm "$rnorm" --eps "$eps" --limit "$images" --json --per-example "$work/$2.h5" >"$work/$2.json"
   t1=$(date +%s.%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }' >"$work/$2.seconds"
 }
@@ -33,11 +36,11 @@ timed 1 np1
 [ "$ranks" -gt 1 ] && timed "$ranks" "np$ranks"
 t0=$(date +%s.%N)
 benchmarks/independent_attack.sh "$ck" --data "$data" --limit "$images" --eps "$eps" --norm "$norm" \
-  --attacks autoattack --threads 2 --per-example "$work/ref.npz" >"$work/ref.json"
+  --attacks autoattack --threads "$threads" --per-example "$work/ref.npz" >"$work/ref.json"
 t1=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }' >"$work/ref.seconds"
 
-PYTHONPATH=build/pydeps /usr/bin/python3 - "$work" "$ranks" "$out" "$ck" <<'PY'
+PYTHONPATH=build/pydeps /usr/bin/python3 - "$work" "$ranks" "$out" "$ck" "$threads" <<'PY'
 import json, sys
 import h5py, numpy as np
 work, ranks, out, ck = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -57,6 +60,7 @@ def row(name, a, b):
 res["rows"].append(row("clean", r["clean_correct"][()], ref["clean_correct"]))
 for c in chain:
     res["rows"].append(row(c, r[f"{c}_correct"][()], ref[f"{c}_correct"]))
+res["threads_per_process"] = int(sys.argv[5])
 res["seconds"] = {"rampart_1_rank": float(open(f"{work}/np1.seconds").read()),
                   "reference_1_process": float(open(f"{work}/ref.seconds").read())}
 if ranks > 1:

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # The peer: PyTorch's PGD-K adversarial training step (../shared/PROTOCOL.md: small-cnn,
 # PGD-7; or a zoo model, benchmarks/torch_models.py) on real batches, timed without data
-# loading; prints one JSON object. --compile runs the model through torch.compile.
+# loading; prints one JSON object. --compile runs the model through torch.compile;
+# --bf16-attack runs the attack's forwards and backwards under torch.autocast("cpu", bfloat16)
+# (the two lines a PyTorch user adds), the weight update's forward and backward in FP32.
 # Its best CPU configuration: channels_last, OpenBLAS on 1 thread, glibc's mmap
 # threshold raised (the script re-executes itself with those variables when they
 # are missing, because both are read at process start).
@@ -33,6 +35,8 @@ def parse():
     p.add_argument("--attack-bn", choices=["train", "eval"], default="train",
                    help="batchnorm mode during the attack (rampart's --attack-bn; no effect without batchnorm)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
+    p.add_argument("--bf16-attack", action="store_true",
+                   help="the attack's passes under torch.autocast('cpu', dtype=torch.bfloat16)")
     return p.parse_args()
 
 
@@ -93,7 +97,8 @@ def main():
         x_adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp_(0, 1)
         for _ in range(k):
             x_adv.requires_grad_(True)
-            loss = F.cross_entropy(net(x_adv), y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16_attack):
+                loss = F.cross_entropy(net(x_adv), y)
             (g,) = torch.autograd.grad(loss, [x_adv])
             with torch.no_grad():
                 x_adv = x_adv + alpha * g.sign()
@@ -123,6 +128,7 @@ def main():
     out = {
         "framework": "pytorch", "version": torch.__version__, "threads": a.threads, "model": a.model,
         "attack_steps": k, "attack_bn": a.attack_bn, "compile": a.compile,
+        "attack_precision": "bf16" if a.bf16_attack else "fp32",
         "layout": "nchw" if a.nchw else "channels_last", "flush_denormal": bool(flushed),
         "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "malloc_mmap_threshold": os.environ.get("MALLOC_MMAP_THRESHOLD_"),

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Robust accuracy (PGD-20 filled, PGD-50x3 hollow) against money spent, one point per run, from budget_evidence.json.
+"""Robust accuracy (PGD-20 filled, PGD-50x3 hollow, AutoAttack crosses) against money spent, one point per run, from budget_evidence.json.
 
 usage: plot_budget.py budget_evidence.json out.png
 """
@@ -28,10 +28,14 @@ def main(src, dst):
                    label=f"{p}: PGD-20 ({len(runs)} seeds)")
         ax.scatter(xs, [100 * r["strong_accuracy"] for r in runs], s=40, facecolors="none", edgecolors=color,
                    marker=marker, zorder=3, label=f"{p}: PGD-50x3, first {runs[0].get('strong_n', '')} images")
+        aa = [(x, r["autoattack_accuracy"]) for x, r in zip(xs, runs) if r.get("autoattack_accuracy") is not None]
+        if aa:
+            ax.scatter([x for x, _ in aa], [100 * a for _, a in aa], s=40, color=color, marker="x", zorder=3,
+                       label=f"{p}: AutoAttack, first {runs[0].get('autoattack_n', '')} images")
     ax.axvline(d["budget_usd"], color="grey", linestyle="--", linewidth=1, label=f"budget ${d['budget_usd']:.3f}")
     ax.set_xlabel(f"money spent, USD (at ${d['price_usd_per_rank_hour']}/rank-hour, measured wall time)")
     ax.set_ylabel("robust accuracy, %")
-    ax.set_title("Robust accuracy per money, Fashion-MNIST small-cnn, eps 0.1", fontsize=10)
+    ax.set_title(f"Robust accuracy per money: {d['workload']}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     fig.tight_layout()
