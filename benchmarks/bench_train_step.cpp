@@ -5,6 +5,7 @@
 //   bench_train_step [--data data/train.h5] [--model small-cnn] [--steps 20]
 //                    [--warmup 3] [--threads 2] [--batch 128] [--no-fusion]
 //                    [--attack-steps 7] [--eps 0.1] [--alpha 0.025] [--attack-bn train|eval]
+//                    [--attack-precision fp32|bf16]
 //                    [--peak-only] [--profile] [--json FILE]
 // --profile adds per-executor forward and backward seconds per timed step.
 // FLOPs per image: PROTOCOL.md's 143.7 M for small-cnn with PGD-7; for other models and K,
@@ -88,7 +89,7 @@ struct Args {
   int steps = 20, warmup = 3, threads = 2, attack_steps = 7;
   float eps = 0.1f, alpha = 0.025f;
   int64_t batch = 128;
-  bool no_fusion = false, peak_only = false, profile = false, attack_bn_train = true;
+  bool no_fusion = false, peak_only = false, profile = false, attack_bn_train = true, attack_bf16 = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -114,6 +115,11 @@ Args parse(int argc, char** argv) {
       const std::string v = next();
       if (v != "train" && v != "eval") throw std::runtime_error("--attack-bn: expected train or eval, found " + v);
       a.attack_bn_train = v == "train";
+    }
+    else if (s == "--attack-precision") {
+      std::string v = next();
+      if (v != "fp32" && v != "bf16") throw std::runtime_error("--attack-precision: expected fp32 or bf16, found " + v);
+      a.attack_bf16 = v == "bf16";
     }
     else if (s == "--peak-only") a.peak_only = true;
     else if (s == "--profile") a.profile = true;
@@ -159,6 +165,7 @@ int run(int argc, char** argv) {
   Attacker attacker;
   AttackConfig attack = pgd_config(a.eps, a.alpha, a.attack_steps);
   attack.bn_batch_stats = a.attack_bn_train;  // as `rampart train --attack-bn`
+  attack.precision = a.attack_bf16 ? Precision::kBf16 : Precision::kFp32;  // as --attack-precision
   const double mflop_per_image = a.model == "small-cnn" && a.attack_steps == 7
                                      ? kMflopPerImage
                                      : (2.0 * a.attack_steps + 3.0) * model.forward_flops() / 1e6;
@@ -194,6 +201,7 @@ int run(int argc, char** argv) {
   out.update({{"model", a.model},
               {"attack_steps", a.attack_steps},
               {"attack_bn", a.attack_bn_train ? "train" : "eval"},
+              {"attack_precision", precision_name(attack.precision)},
               {"mflop_per_image", mflop_per_image},
               {"fusion", std::getenv("RAMPART_NO_FUSION") ? false : true},
               {"batch", a.batch},

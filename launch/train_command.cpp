@@ -49,6 +49,7 @@ po::options_description train_options() {
       ("early-stop-tau", po::value<int>()->default_value(-1), "stop attacking an example tau steps after it is misclassified (-1: off)")
       ("attack-init", po::value<std::string>(), "where each training attack starts: random, or carry (where the example's attack of the last epoch ended); default carry for --schedule budgeted/adaptive, random for fixed")
       ("attack-bn", po::value<std::string>()->default_value("auto"), "batchnorm in the training attack's passes: train (batch statistics, running ones updated, as a PyTorch model in train mode), eval (running statistics) or auto (train for cross-entropy PGD-AT, as Rice et al.); evaluation always uses eval")
+      ("attack-precision", po::value<std::string>()->default_value("fp32"), "arithmetic of the training attack's passes: fp32, or bf16 (BF16 convolutions on CPUs with AVX-512 BF16 or AMX; the weight update and every evaluation stay fp32)")
       ("eval-steps", po::value<int>()->default_value(20), "PGD steps of the final evaluation")
       ("eval-alpha", po::value<float>()->default_value(0.01f), "PGD step size of the final evaluation")
       ("eval-restarts", po::value<int>()->default_value(1), "PGD restarts of the final evaluation")
@@ -110,6 +111,7 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.early_stop_tau = int(checked_int(vm, "early-stop-tau", -1, 1000000));
   if (vm.count("attack-init")) c.attack_init = vm["attack-init"].as<std::string>();
   c.attack_bn = vm["attack-bn"].as<std::string>();
+  c.attack_precision = vm["attack-precision"].as<std::string>();
   c.eval_steps = checked_attack_size(vm, "eval-steps", kMaxAttackSteps);
   c.eval_alpha = vm["eval-alpha"].as<float>();
   c.eval_restarts = checked_attack_size(vm, "eval-restarts", kMaxRestarts);

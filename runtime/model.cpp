@@ -139,6 +139,14 @@ void Model::bind_layers(std::vector<ParamView>& params, std::vector<BufferView>&
   }
 }
 
+void Model::set_pass_precision(Precision p) {
+  if (p == precision_) return;
+  if (const std::string why = ops::precision_gap(device_, p); !why.empty())
+    throw ConfigError(std::string("model: passes in ") + precision_name(p) + " cannot run here: " + why);
+  for (auto& l : layers_) l->set_precision(p);
+  precision_ = p;
+}
+
 void Model::to(Device d) {
   if (d == device_) return;
   // Everything that cannot run on d, said at once and before anything moves.

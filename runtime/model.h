@@ -51,6 +51,12 @@ class Model {
   const Tensor& backward(const Tensor& dlogits, bool input_grad, bool param_grads,
                          const GradReadyFn& on_grad_ready = nullptr, bool accumulate = false);
 
+  // The arithmetic of the passes from now on (kernels/common/precision.h): BF16 for an
+  // attack's passes, FP32 for everything else. Throws ConfigError where the device cannot
+  // run p (ops::precision_gap). Use PassPrecision to set it for a scope.
+  void set_pass_precision(Precision p);
+  Precision pass_precision() const { return precision_; }
+
   // ---- Device ---------------------------------------------------------------------
   // Moves the working copy of the parameters, gradients, buffers and activations to
   // d; forward() then takes batches on d. The host keeps params()/buffers() (and
@@ -132,6 +138,7 @@ class Model {
   std::vector<BufferView> dev_buffer_views_;
   Tensor accum_;  // backward(accumulate): the gradients before this backward
   bool fuse_ = true;
+  Precision precision_ = Precision::kFp32;
   void bind_layers(std::vector<ParamView>& params, std::vector<BufferView>& buffers);
   // The program the passes run, over numbered values (0: the input). A leaf
   // step covers the leaves [first, last] and runs one of layers_ or a fused
@@ -174,5 +181,23 @@ nlohmann::json expand_model(const std::string& name_or_json, const Shape& input,
 
 // The names known to expand_model, for --help and error messages.
 std::vector<std::string> model_names();
+
+// Sets a model's pass precision for a scope (an attack's passes) and restores it after.
+class PassPrecision {
+ public:
+  PassPrecision(Model& m, Precision p) : m_(m), before_(m.pass_precision()) { m_.set_pass_precision(p); }
+  ~PassPrecision() {
+    try {
+      m_.set_pass_precision(before_);
+    } catch (...) {  // restoring a precision that ran before cannot fail
+    }
+  }
+  PassPrecision(const PassPrecision&) = delete;
+  PassPrecision& operator=(const PassPrecision&) = delete;
+
+ private:
+  Model& m_;
+  Precision before_;
+};
 
 }  // namespace rampart

@@ -21,6 +21,7 @@ AttackConfig training_attack(const TrainConfig& c) {
   if (a.empty()) throw std::invalid_argument("training_attack: --attack none builds no attack; check for it first");
   validate(a[0], "training attack");
   a[0].bn_batch_stats = attack_bn_batch_stats(c);
+  a[0].precision = attack_precision(c);
   // TRADES climbs its KL term; MART, like Madry, cross-entropy. Both start near the clean
   // point, as their reference code does.
   if (c.loss == "trades") a[0].objective = "trades-kl";
@@ -44,6 +45,7 @@ AttackConfig scheduled_attack(const AttackConfig& base, Policy policy, const Dec
   }
   a.early_stop_tau = early_stop_tau;
   a.bn_batch_stats = base.bn_batch_stats;
+  a.precision = base.precision;
   a.objective = base.objective;
   a.start_radius = base.start_radius;
   validate(a, "scheduled training attack");
@@ -58,6 +60,12 @@ bool attack_bn_batch_stats(const TrainConfig& cfg) {
   // What the reference code of the objective does: Madry PGD-AT as Rice et al. and Wong et al.
   // run it attacks the model in train mode; TRADES' and MART's code switch to eval mode.
   return cfg.loss == "ce";
+}
+
+Precision attack_precision(const TrainConfig& cfg) {
+  if (cfg.attack_precision == "fp32") return Precision::kFp32;
+  if (cfg.attack_precision == "bf16") return Precision::kBf16;
+  throw ConfigError("attack-precision: expected fp32 or bf16, found \"" + cfg.attack_precision + "\"");
 }
 
 bool carries_perturbations(const TrainConfig& cfg) {

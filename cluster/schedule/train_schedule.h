@@ -27,6 +27,8 @@ AttackConfig training_attack(const TrainConfig& cfg);
 // cross-entropy PGD-AT as Rice et al. run it, eval for TRADES and MART). ConfigError for
 // another word.
 bool attack_bn_batch_stats(const TrainConfig& cfg);
+// --attack-precision as a Precision; ConfigError for a name other than fp32 or bf16.
+Precision attack_precision(const TrainConfig& cfg);
 
 // The attack a decision asks for. fixed: `base`, unless the guard raised K (then PGD-K
 // with the decision's step); budgeted/adaptive: FGSM with random start for K <= 1 (at the

@@ -8,6 +8,7 @@
 
 #include "cluster/schedule/schedule_policy.h"
 #include "cluster/schedule/train_schedule.h"
+#include "kernels/dispatch/ops.h"
 #include "runtime/attacks/attack.h"
 #include "runtime/attacks/attack_registry.h"
 #include "runtime/data/augment.h"
@@ -86,6 +87,11 @@ void validate_attacks(const TrainConfig& cfg) {
              "--eps, --alpha, --steps (unused by --attack " + cfg.attack + ")");
   validate(make_attack("pgd", {cfg.eps, cfg.eval_alpha, cfg.eval_steps, cfg.eval_restarts}),
            "evaluation attack (--eval-steps, --eval-alpha, --eval-restarts)");
+  // BF16 attack passes need a device that has them: refused before anything runs.
+  const Precision p = attack_precision(cfg);  // ConfigError for an unknown name
+  if (const std::string why = ops::precision_gap(cfg.device == "cuda" ? Device::kCuda : Device::kCpu, p);
+      p != Precision::kFp32 && !why.empty())
+    throw ConfigError("--attack-precision " + cfg.attack_precision + ": " + why);
   // Refused now, not after the training: AutoAttack's searches run on the CPU only.
   if (cfg.eval_autoattack && cfg.device != "cpu")
     throw ConfigError("--eval-autoattack: expected --device cpu, found --device " + cfg.device +

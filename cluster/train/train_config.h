@@ -49,6 +49,10 @@ struct TrainConfig {
   // reference: train for cross-entropy PGD-AT, eval for TRADES and MART). Evaluation always
   // uses the running ones.
   std::string attack_bn = "auto";
+  // The arithmetic of the training attack's passes: "fp32", or "bf16" (BF16 convolutions on
+  // CPUs with native BF16; kernels/common/precision.h). The weight update and every
+  // evaluation stay FP32.
+  std::string attack_precision = "fp32";
   // Final evaluation
   int eval_steps = 20;
   float eval_alpha = 0.01f;

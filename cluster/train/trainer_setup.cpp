@@ -172,6 +172,7 @@ void Trainer::report_start() {
   if (adversarial_) {
     info["attack_objective"] = attack_.objective;
     info["attack_bn"] = attack_.bn_batch_stats ? "train" : "eval";
+    info["attack_precision"] = precision_name(attack_.precision);
   }
   if (cfg_.loss != "ce") info["beta"] = cfg_.beta;
   if (n_val_ > 0) info["val_images"] = n_val_;

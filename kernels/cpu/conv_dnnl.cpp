@@ -3,6 +3,7 @@
 // memory objects are built once, and each call only swaps data pointers.
 #include "kernels/cpu/conv_dnnl.h"
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -50,10 +51,28 @@ struct PackedWeights {
   }
 };
 
+// A BF16 pass's input: the caller's FP32 tensor (user) converted into a BF16 copy (low).
+struct LowInput {
+  memory user, low;
+  dnnl::reorder to_low;
+
+  void init(const memory::desc& user_md, const memory::desc& low_md) {
+    auto& eng = dnnl_engine();
+    user = memory(user_md, eng, DNNL_MEMORY_NONE);
+    low = memory(low_md, eng);
+    to_low = dnnl::reorder(user, low);
+  }
+  void convert(const float* x) {
+    user.set_data_handle(const_cast<float*>(x));
+    to_low.execute(dnnl_stream(), user, low);
+  }
+};
+
 struct Fwd {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
   memory src, b, dst, scratch;
+  LowInput low_src;  // BF16 only: src is its low copy
   PackedWeights w;
   std::unordered_map<int, memory> args;
 };
@@ -62,6 +81,7 @@ struct BwdData {
   dnnl::convolution_backward_data::primitive_desc pd;
   dnnl::convolution_backward_data prim;
   memory ddst, dsrc, scratch;
+  LowInput low_ddst;  // BF16 only: ddst is its low copy
   PackedWeights w;
   std::unordered_map<int, memory> args;
 };
@@ -92,8 +112,11 @@ dnnl::primitive_attr user_scratchpad() {
 
 struct ConvDnnl::Impl {
   ConvGeometry g;
-  std::map<std::tuple<int, int, int>, Entry> cache;
-  std::tuple<int, int, int> last_key{-1, -1, -1};
+  Precision prec = Precision::kFp32;
+  // (n, ih, iw, precision) -> primitives; backward_weights is always built at kFp32.
+  using Key = std::tuple<int, int, int, int>;
+  std::map<Key, Entry> cache;
+  Key last_key{-1, -1, -1, -1};
   Entry* last = nullptr;
   // A copy of the weights last seen, to tell whether they changed. Comparing
   // 4*oc*ic*kh*kw bytes costs microseconds and needs no cooperation from the
@@ -108,11 +131,13 @@ struct ConvDnnl::Impl {
 
   memory::dims strides() const { return {g.sh, g.sw}; }
   memory::dims pad() const { return {g.ph, g.pw}; }
-  memory::desc src_md(int n, int ih, int iw) const { return {{n, g.ic, ih, iw}, dt::f32, tag::nhwc}; }
-  memory::desc dst_md(int n, int ih, int iw) const {
-    return {{n, g.oc, g.out_h(ih), g.out_w(iw)}, dt::f32, tag::nhwc};
+  memory::desc src_md(int n, int ih, int iw, dt type = dt::f32) const { return {{n, g.ic, ih, iw}, type, tag::nhwc}; }
+  memory::desc dst_md(int n, int ih, int iw, dt type = dt::f32) const {
+    return {{n, g.oc, g.out_h(ih), g.out_w(iw)}, type, tag::nhwc};
   }
-  memory::desc w_md(tag t) const { return {{g.oc, g.ic, g.kh, g.kw}, dt::f32, t}; }
+  memory::desc w_md(tag t, dt type = dt::f32) const { return {{g.oc, g.ic, g.kh, g.kw}, type, t}; }
+  // The data type of the BF16-capable operands (input, weights, dL/dy) at precision p.
+  static dt low(Precision p) { return p == Precision::kBf16 ? dt::bf16 : dt::f32; }
   memory::desc b_md() const { return g.bias ? memory::desc({g.oc}, dt::f32, tag::x) : memory::desc(); }
 
   uint64_t weights_generation(const float* w) {
@@ -125,8 +150,8 @@ struct ConvDnnl::Impl {
     return w_gen;
   }
 
-  Entry& entry(int n, int ih, int iw) {
-    auto key = std::make_tuple(n, ih, iw);
+  Entry& entry(int n, int ih, int iw, Precision p = Precision::kFp32) {
+    auto key = std::make_tuple(n, ih, iw, int(p));
     if (last && key == last_key) return *last;
     if (g.out_h(ih) <= 0 || g.out_w(iw) <= 0)
       throw std::invalid_argument("ConvDnnl: input " + std::to_string(ih) + "x" + std::to_string(iw) +
@@ -136,17 +161,22 @@ struct ConvDnnl::Impl {
     return *last;
   }
 
-  Fwd& fwd(int n, int ih, int iw) {
-    Entry& e = entry(n, ih, iw);
+  Fwd& fwd(int n, int ih, int iw, Precision p = Precision::kFp32) {
+    Entry& e = entry(n, ih, iw, p);
     if (e.fwd) return *e.fwd;
     auto& eng = dnnl_engine();
     auto f = std::make_unique<Fwd>();
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
-                                      dnnl::algorithm::convolution_direct, src_md(n, ih, iw),
-                                      w_md(tag::any), b_md(), dst_md(n, ih, iw), strides(), pad(), pad());
+                                      dnnl::algorithm::convolution_direct, src_md(n, ih, iw, low(p)),
+                                      w_md(tag::any, low(p)), b_md(), dst_md(n, ih, iw), strides(), pad(), pad());
     f->pd = dnnl::convolution_forward::primitive_desc(d, user_scratchpad(), eng);
     f->prim = dnnl::convolution_forward(f->pd);
-    f->src = memory(f->pd.src_desc(), eng, DNNL_MEMORY_NONE);
+    if (p == Precision::kBf16) {
+      f->low_src.init(src_md(n, ih, iw), f->pd.src_desc());
+      f->src = f->low_src.low;
+    } else {
+      f->src = memory(f->pd.src_desc(), eng, DNNL_MEMORY_NONE);
+    }
     f->dst = memory(f->pd.dst_desc(), eng, DNNL_MEMORY_NONE);
     f->scratch = memory(f->pd.scratchpad_desc(), eng);
     f->w.init(w_md(tag::oihw), f->pd.weights_desc());
@@ -160,17 +190,23 @@ struct ConvDnnl::Impl {
     return *e.fwd;
   }
 
-  BwdData& bwd_data(int n, int ih, int iw) {
-    Entry& e = entry(n, ih, iw);
+  BwdData& bwd_data(int n, int ih, int iw, Precision p = Precision::kFp32) {
+    Entry& e = entry(n, ih, iw, p);
     if (e.bwd_data) return *e.bwd_data;
-    auto& hint = fwd(n, ih, iw).pd;
+    auto& hint = fwd(n, ih, iw, p).pd;
     auto& eng = dnnl_engine();
     auto b = std::make_unique<BwdData>();
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src_md(n, ih, iw),
-                                            w_md(tag::any), dst_md(n, ih, iw), strides(), pad(), pad());
+                                            w_md(tag::any, low(p)), dst_md(n, ih, iw, low(p)), strides(), pad(),
+                                            pad());
     b->pd = dnnl::convolution_backward_data::primitive_desc(d, user_scratchpad(), eng, hint);
     b->prim = dnnl::convolution_backward_data(b->pd);
-    b->ddst = memory(b->pd.diff_dst_desc(), eng, DNNL_MEMORY_NONE);
+    if (p == Precision::kBf16) {
+      b->low_ddst.init(dst_md(n, ih, iw), b->pd.diff_dst_desc());
+      b->ddst = b->low_ddst.low;
+    } else {
+      b->ddst = memory(b->pd.diff_dst_desc(), eng, DNNL_MEMORY_NONE);
+    }
     b->dsrc = memory(b->pd.diff_src_desc(), eng, DNNL_MEMORY_NONE);
     b->scratch = memory(b->pd.scratchpad_desc(), eng);
     b->w.init(w_md(tag::oihw), b->pd.weights_desc());
@@ -223,9 +259,11 @@ ConvDnnl::~ConvDnnl() = default;
 
 void ConvDnnl::forward(int n, int ih, int iw, const float* src, const float* w, const float* b,
                        float* dst) {
-  Fwd& f = impl_->fwd(n, ih, iw);
+  const Precision p = impl_->prec;
+  Fwd& f = impl_->fwd(n, ih, iw, p);
   if (f.w.refresh(w, impl_->weights_generation(w))) ++impl_->reorders;
-  f.src.set_data_handle(const_cast<float*>(src));
+  if (p == Precision::kBf16) f.low_src.convert(src);
+  else f.src.set_data_handle(const_cast<float*>(src));
   f.dst.set_data_handle(dst);
   if (impl_->g.bias) f.b.set_data_handle(const_cast<float*>(b));
   f.prim.execute(dnnl_stream(), f.args);
@@ -238,9 +276,11 @@ void ConvDnnl::backward_data(int n, int ih, int iw, const float* ddst, const flo
     conv_bwd_data_small(impl_->g, n, ih, iw, ddst, w, dsrc, impl_->cols);
     return;
   }
-  BwdData& b = impl_->bwd_data(n, ih, iw);
+  const Precision p = impl_->prec;
+  BwdData& b = impl_->bwd_data(n, ih, iw, p);
   if (b.w.refresh(w, impl_->weights_generation(w))) ++impl_->reorders;
-  b.ddst.set_data_handle(const_cast<float*>(ddst));
+  if (p == Precision::kBf16) b.low_ddst.convert(ddst);
+  else b.ddst.set_data_handle(const_cast<float*>(ddst));
   b.dsrc.set_data_handle(dsrc);
   b.prim.execute(dnnl_stream(), b.args);
   dnnl_stream().wait();
@@ -261,10 +301,35 @@ void ConvDnnl::backward_weights(int n, int ih, int iw, const float* src, const f
   dnnl_stream().wait();
 }
 
+void ConvDnnl::set_precision(Precision p) {
+  if (p == impl_->prec) return;
+  std::string why;
+  if (p == Precision::kBf16 && !bf16_supported(&why)) throw std::runtime_error("BF16 convolution: " + why);
+  impl_->prec = p;
+}
+
+Precision ConvDnnl::precision() const { return impl_->prec; }
+
+bool ConvDnnl::bf16_supported(std::string* why) {
+  // AVX-512 BF16 (Cooper Lake, Zen 4 and later) or AMX (Sapphire Rapids): native BF16 dot
+  // products. Older AVX-512 CPUs emulate BF16 in oneDNN, slower than FP32: refused.
+  const auto isa = unsigned(dnnl::get_effective_cpu_isa());
+  const auto need = unsigned(dnnl::cpu_isa::avx512_core_bf16);
+  if ((isa & need) == need) return true;
+  if (why)
+    *why = "this CPU has no native BF16 arithmetic (oneDNN's ISA here: 0x" + [isa] {
+      char b[16];
+      std::snprintf(b, sizeof b, "%x", isa);
+      return std::string(b);
+    }() + "; AVX-512 BF16 or AMX is needed)";
+  return false;
+}
+
 std::string ConvDnnl::impl_info(int n, int ih, int iw) {
+  const Precision p = impl_->prec;
   std::string bwd_data = impl_->g.ic < kSmallInChannels ? std::string("gemm+col2im:small_ic")
-                                                         : impl_->bwd_data(n, ih, iw).pd.impl_info_str();
-  return "fwd " + std::string(impl_->fwd(n, ih, iw).pd.impl_info_str()) + ", bwd_data " + bwd_data +
+                                                         : impl_->bwd_data(n, ih, iw, p).pd.impl_info_str();
+  return "fwd " + std::string(impl_->fwd(n, ih, iw, p).pd.impl_info_str()) + ", bwd_data " + bwd_data +
          ", bwd_weights " +
          impl_->bwd_weights(n, ih, iw).pd.impl_info_str();
 }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "kernels/common/precision.h"
+
 namespace rampart::kernels::cpu {
 
 struct ConvGeometry {
@@ -34,6 +36,17 @@ class ConvDnnl {
   // Both are overwritten.
   void backward_weights(int n, int ih, int iw, const float* src, const float* ddst, float* dw,
                         float* db);
+
+  // The arithmetic of forward and backward_data from now on (backward_weights is always FP32:
+  // only the weight update uses it). BF16: the input (and, backward, dL/dy) is converted to BF16
+  // per call, the weights once per change; accumulation and outputs stay FP32. Backward to an
+  // input with fewer than kSmallInChannels channels stays FP32 (its own GEMM path). Throws
+  // std::runtime_error for BF16 on a CPU without native BF16 (see bf16_supported()).
+  void set_precision(Precision p);
+  Precision precision() const;
+  // Whether this CPU runs BF16 convolutions natively (AVX-512 BF16 or AMX, as oneDNN sees it);
+  // why not in *why when it does not.
+  static bool bf16_supported(std::string* why = nullptr);
 
   // oneDNN's implementation names for the three passes at this shape (for benchmarks, logs).
   std::string impl_info(int n, int ih, int iw);

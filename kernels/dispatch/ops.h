@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kernels/common/device.h"
+#include "kernels/common/precision.h"
 #include "kernels/common/pair_loss_params.h"
 #include "kernels/cpu/conv_dnnl.h"
 #include "kernels/cpu/pool.h"
@@ -24,6 +25,9 @@ using kernels::cpu::PoolGeometry;
 // Why `op` cannot run on d ("" when it can). ops: the names used below; "" asks about
 // the device itself (a build without CUDA).
 std::string gap(Device d, const std::string& op);
+// Why convolutions cannot run at precision p on d ("" when they can): BF16 needs native BF16
+// on the CPU, and is not implemented on CUDA yet.
+std::string precision_gap(Device d, Precision p);
 
 // ---- element-wise -----------------------------------------------------------
 void copy(Device d, float* dst, const float* src, int64_t n);
@@ -81,6 +85,9 @@ class Conv {
   // How many times the weights were converted into the kernel's own format (oneDNN
   // reorders them only after they change; cuDNN reads PyTorch's layout: always 0).
   virtual long weight_reorders() const { return 0; }
+  // The arithmetic of forward and backward_data from now on (backward_weights stays FP32);
+  // throws std::runtime_error with precision_gap()'s reason where p cannot run.
+  virtual void set_precision(Precision p) = 0;
 };
 std::unique_ptr<Conv> make_conv(Device d, const ConvGeometry& g);
 

@@ -2,6 +2,9 @@
 // linear layers (sgemm or cuBLAS). See ops.cpp.
 #include "kernels/dispatch/ops.h"
 
+#include <stdexcept>
+#include <string>
+
 #include "kernels/cpu/eltwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/dispatch/dispatch_internal.h"
@@ -31,6 +34,7 @@ class CpuConv final : public Conv {
     conv_.backward_weights(n, ih, iw, src, ddst, dw, db);
   }
   long weight_reorders() const override { return conv_.weight_reorders(); }
+  void set_precision(Precision p) override { conv_.set_precision(p); }
 
  private:
   cpu::ConvDnnl conv_;
@@ -53,6 +57,9 @@ class CudaConv final : public Conv {
     cuda::context().conv().backward_filter(s, src, ddst, dw, /*accumulate=*/false, detail::stream());
     if (db) cuda::bias_backward(ddst, int64_t(n) * s.out_h() * s.out_w(), g_.oc, db, false, detail::stream());
   }
+  void set_precision(Precision p) override {
+    if (p != Precision::kFp32) throw std::runtime_error(precision_gap(Device::kCuda, p));
+  }
 
  private:
   cuda::ConvShape shape(int n, int ih, int iw) const {
@@ -68,6 +75,15 @@ cuda::CublasLinear& cublas() { return cuda::context().linear(); }
 #endif
 
 }  // namespace
+
+std::string precision_gap(Device d, Precision p) {
+  if (p == Precision::kFp32) return "";
+  if (d == Device::kCuda)
+    return std::string("attack passes in ") + precision_name(p) + " are not implemented on CUDA yet (cuDNN BF16 is "
+           "planned): use --attack-precision fp32 with --device cuda";
+  std::string why;
+  return cpu::ConvDnnl::bf16_supported(&why) ? "" : why + ": use --attack-precision fp32";
+}
 
 std::unique_ptr<Conv> make_conv(Device d, const ConvGeometry& g) {
 #if RAMPART_HAVE_CUDA

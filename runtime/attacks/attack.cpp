@@ -28,6 +28,8 @@ AttackStats Attacker::run(Model& model, const Tensor& x, const int32_t* labels, 
     ops::copy(d, x_adv.data(), x.data(), x.size());
     return st;
   }
+  // Every pass of the attack (the reference forward included) at its precision.
+  PassPrecision precision(model, cfg.precision);
   // Losses of two predictions (TRADES) compare each iterate's with the clean input's.
   has_reference_ = objective(cfg.objective).needs_reference();
   if (has_reference_) reference_.copy_from(model.forward(x, Mode::kEval));

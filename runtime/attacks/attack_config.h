@@ -9,6 +9,7 @@
 #pragma once
 #include <string>
 
+#include "kernels/common/precision.h"
 #include "runtime/attacks/attack_types.h"
 
 namespace rampart {
@@ -42,6 +43,10 @@ struct AttackConfig {
   // and updates the running ones at every pass, exactly as a PyTorch model left in train mode
   // does (Madry PGD-AT as Rice et al. and Wong et al. run it). Evaluation always uses false.
   bool bn_batch_stats = false;
+  // The arithmetic of the attack's forward and backward passes (--attack-precision): BF16
+  // convolutions (kernels/common/precision.h) or FP32. Training attacks only; evaluation
+  // always attacks in FP32.
+  Precision precision = Precision::kFp32;
   // AutoAttack's searches (method != kPgd):
   //   targets  0: untargeted; t > 0: one run per target class, the classes ranked 2nd..(t+1)th
   //            by the clean logits (APGD-T, FAB-T: 9)

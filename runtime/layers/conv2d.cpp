@@ -15,8 +15,14 @@ ops::Conv& Conv2d::kernel(Device d) {
   if (!conv_ || conv_device_ != d) {
     conv_ = ops::make_conv(d, g_);
     conv_device_ = d;
+    conv_->set_precision(precision_);
   }
   return *conv_;
+}
+
+void Conv2d::set_precision(Precision p) {
+  if (conv_) conv_->set_precision(p);  // throws where the kernel cannot run p
+  precision_ = p;
 }
 
 std::unique_ptr<Layer> Conv2d::from_spec(const nlohmann::json& spec, int index) {

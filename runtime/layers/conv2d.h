@@ -23,6 +23,7 @@ class Conv2d : public Layer {
   void forward(const Tensor& x, Tensor& y, Mode mode) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, bool param_grads) override;
   double flops(const Shape& in) const override;
+  void set_precision(Precision p) override;
 
   const kernels::cpu::ConvGeometry& geometry() const { return g_; }
   // The convolution kernel for device d (made on first use there).
@@ -36,6 +37,7 @@ class Conv2d : public Layer {
   ParamView* bias_ = nullptr;
   std::unique_ptr<ops::Conv> conv_;
   Device conv_device_ = Device::kCpu;
+  Precision precision_ = Precision::kFp32;
 };
 
 }  // namespace rampart

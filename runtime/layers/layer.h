@@ -60,6 +60,11 @@ class Layer {
   // its kernels. Model::to() asks every layer before anything moves.
   virtual std::string gap(Device d) const { return ops::gap(d, type()); }
 
+  // The arithmetic of this layer's forward and input-gradient passes from now on
+  // (kernels/common/precision.h). Layers without a BF16 kernel ignore it and stay FP32;
+  // convolutions follow it. Throws where the device cannot run p.
+  virtual void set_precision(Precision) {}
+
   // True for layers that do not change their input in forward (flatten may be a
   // copy, but relu in place is not supported: layers own their outputs).
   virtual bool has_params() const { return !param_shapes().empty(); }

@@ -10,6 +10,7 @@
 #include "cluster/schedule/train_schedule.h"
 #include "cluster/train/train_config.h"
 #include "cluster/train/trainer.h"
+#include "kernels/cpu/conv_dnnl.h"
 #include "runtime/checkpoint.h"
 #include "runtime/errors.h"
 #include "runtime/model_state.h"
@@ -81,6 +82,28 @@ TEST(TrainConfig, EveryCheckInOnePlace) {
   c.eval_autoattack = true;
   c.device = "cuda";
   expect_refused<ConfigError>(c, 1, "--eval-autoattack: expected --device cpu, found --device cuda");
+  c = {};
+  c.attack_precision = "fp16";
+  expect_refused<ConfigError>(c, 1, "attack-precision: expected fp32 or bf16, found \"fp16\"");
+  c = {};
+  c.attack_precision = "bf16";
+  c.device = "cuda";
+  expect_refused<ConfigError>(c, 1, "--attack-precision bf16: attack passes in bf16 are not implemented on CUDA yet");
+}
+
+// BF16 attack passes: accepted on a CPU with native BF16, refused with the reason elsewhere.
+TEST(TrainConfig, Bf16AttackNeedsNativeBf16) {
+  TrainConfig c;
+  c.attack_precision = "bf16";
+  std::string why;
+  if (kernels::cpu::ConvDnnl::bf16_supported(&why)) {
+    EXPECT_NO_THROW(validate(c, 1));
+    EXPECT_EQ(training_attack(c).precision, Precision::kBf16);
+  } else {
+    expect_refused<ConfigError>(c, 1, "--attack-precision bf16: this CPU has no native BF16 arithmetic");
+  }
+  c.attack_precision = "fp32";
+  EXPECT_EQ(training_attack(c).precision, Precision::kFp32);
 }
 
 // --eval-autoattack: the reserve holds AutoAttack's worst case, every image robust to the end.

@@ -6,8 +6,12 @@
 #include <gtest/gtest-spi.h>
 
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "kernels/cpu/conv_dnnl.h"
 #include "runtime/layers/conv2d.h"
 #include "runtime/layers/layer.h"
 #include "tests/runtime/gradcheck.h"
@@ -119,6 +123,71 @@ TEST(LayerCpu, Conv2dReordersWeightsOnlyWhenTheyChange) {
   expect_close("y after update", ry, y.data(), 1e-4);
   l->backward(x, y, r, &dx, false);
   expect_close("dx after update", rdx, dx.data(), 1e-4);
+}
+
+// ||got - want|| / ||want|| over a whole tensor.
+double relative_l2(const std::vector<double>& want, const float* got) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    num += (got[i] - want[i]) * (got[i] - want[i]);
+    den += want[i] * want[i];
+  }
+  return std::sqrt(num / den);
+}
+
+// BF16 passes (--attack-precision bf16): the convolution of BF16-rounded input (or dL/dy) and
+// weights, accumulated in FP32, against the double reference. Each operand is rounded by at
+// most 2^-9 relative, so a whole output is off by a few 1e-3 relative; it must also really be
+// rounded (off by more than FP32 is), follow a weight update, and give the FP32 bits back
+// once the precision is FP32 again.
+TEST(LayerCpu, Conv2dBf16PassesMatchReferenceWithinBf16Rounding) {
+  std::string why;
+  if (!kernels::cpu::ConvDnnl::bf16_supported(&why)) GTEST_SKIP() << why;
+  for (ConvCase k : {ConvCase{3, 32, 64, 14, 14, 3, 3, 1, 1, 1, 1}, ConvCase{2, 16, 24, 9, 8, 3, 3, 2, 2, 1, 1}}) {
+    SCOPED_TRACE(::testing::Message() << "ic " << k.ic << " oc " << k.oc);
+    BoundLayer l(make_layer({{"type", "conv2d"}, {"in_channels", k.ic}, {"out_channels", k.oc},
+                             {"kernel_size", {k.kh, k.kw}}, {"stride", {k.sh, k.sw}}, {"padding", {k.ph, k.pw}}},
+                            0));
+    Tensor x = testing::random_tensor({k.n, k.ic, k.h, k.w}, 31), y32, dx32, y16, dx16;
+    l->forward(x, y32, Mode::kEval);
+    Tensor r = testing::random_tensor(y32.shape(), 32);
+    l->backward(x, y32, r, &dx32, false);
+    l->set_precision(Precision::kBf16);
+    const float w7 = l.param("weight").value[7];
+    for (int update = 0; update < 2; ++update) {
+      if (update) l.param("weight").value[7] = w7 + 0.25f;  // an optimizer step between two attacks
+      l->forward(x, y16, Mode::kEval);
+      l->backward(x, y16, r, &dx16, false);
+      std::vector<double> ry, rdx, rdw, rdb;
+      reference_conv(k, x, l.param("weight").value, l.param("bias").value, r, ry, rdx, rdw, rdb);
+      EXPECT_LT(relative_l2(ry, y16.data()), 1e-2);
+      EXPECT_GT(relative_l2(ry, y16.data()), 1e-5) << "the BF16 forward gave FP32's accuracy";
+      EXPECT_LT(relative_l2(rdx, dx16.data()), 1e-2);
+      EXPECT_GT(relative_l2(rdx, dx16.data()), 1e-5) << "the BF16 backward gave FP32's accuracy";
+    }
+    l.param("weight").value[7] = w7;
+    l->set_precision(Precision::kFp32);
+    Tensor y, dx;
+    l->forward(x, y, Mode::kEval);
+    l->backward(x, y, r, &dx, false);
+    EXPECT_EQ(0, std::memcmp(y.data(), y32.data(), size_t(y.size()) * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(dx.data(), dx32.data(), size_t(dx.size()) * sizeof(float)));
+  }
+}
+
+// Where the CPU has no native BF16, asking for it fails with the reason (never a silent FP32).
+TEST(LayerCpu, Conv2dBf16RefusedWithoutNativeBf16) {
+  std::string why;
+  if (kernels::cpu::ConvDnnl::bf16_supported(&why)) GTEST_SKIP() << "this CPU has native BF16";
+  BoundLayer l(make_layer({{"type", "conv2d"}, {"in_channels", 8}, {"out_channels", 8}, {"kernel_size", 3}}, 0));
+  Tensor x = testing::random_tensor({1, 8, 5, 5}, 33), y;
+  l->forward(x, y, Mode::kEval);  // makes the kernel
+  try {
+    l->set_precision(Precision::kBf16);
+    ADD_FAILURE() << "accepted BF16 without native BF16";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no native BF16 arithmetic"), std::string::npos) << e.what();
+  }
 }
 
 TEST(LayerCpu, PoolsMatchReference) {
