@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
 # Robust accuracy per money: at one budget (in USD at a stated price per rank-hour, wall cost
-# measured on this machine), train the reference workload (Fashion-MNIST, small-cnn, eps 0.1)
+# measured on this machine), train the reference workload (Fashion-MNIST, small-cnn, eps 0.1; or
+# any other through CONFIG, TRAIN, TEST, EPS and TRAIN_ARGS, e.g. a zoo network: see the README)
 # with
 #   budgeted    the attack-budget scheduler (eps curriculum, FGSM-RS -> PGD-K ramp, guard on), 5 epochs
 #               requested, carrying each example's perturbation to its next epoch (its default)
-#   fixed-pgdK  fixed PGD-K (step 2.5 eps / K, random start, as Madry's PGD-K) for E_K epochs, where
-#               E_K (at least 3) is the most epochs whose predicted cost fits the budget; the NFIXED K
-#               whose E_K epochs spend the most of it by the first calibration's prediction are run
-#               (a warning names any under FILL, 0.95; FIXED_KS="K:E ..." overrides them), and each
-#               run's measured spend is reported against the budget
-#   fgsm-rs     fixed FGSM with random start (Wong et al. 2020), its epochs chosen the same way
+#   fixed-pgdK  fixed PGD-K (step 2.5 eps / K, random start, as Madry's PGD-K) for E_K epochs, E_K (at
+#               least 3) the epochs whose predicted cost comes nearest to the budget; the NFIXED K whose
+#               E_K come nearest (within 1 - FILL, 5%, when any do; FIXED_KS="K:E ..." overrides) are
+#               run without a budget flag, so that the trainer does not cut them an epoch short, and
+#               each run's measured spend is reported against the budget
+#   fgsm-rs     fixed FGSM with random start (Wong et al. 2020), its epochs chosen the same way, no budget flag
 #   adaptive    (RUN_ADAPTIVE=1) budgeted plus the measured control signal that adds or removes steps
-# once per seed in SEEDS. After training (not charged): PGD-20 (eps 0.1, step 0.01) on the first
+# once per seed in SEEDS. After training (not charged): PGD-20 (step eps/10) on the first
 # EVAL_LIMIT test images; PGD-50 (step eps/4, 3 restarts) and PGD-20 on the first STRONG_LIMIT; and
 # AutoAttack (standard) on the first AA_LIMIT for the policies in AA_POLICIES, so that no policy can
 # win by being merely hard to attack with PGD-20. The report pairs every policy with budgeted on
 # the same seed (mean difference, its s.d., and how many seeds each side won).
-# Writes benchmarks/results/budget_evidence.{json,md,png} (OUT).
+# Writes OUT/PREFIX.{json,md,png} (benchmarks/results/budget_evidence.*).
 #
 # usage: benchmarks/budget_evidence.sh
-#   env: BIN, LIMIT, EVAL_LIMIT, STRONG_LIMIT, AA_LIMIT (0: no AutoAttack), AA_POLICIES, SEEDS, PRICE,
+#   env: BIN, CONFIG, TRAIN, TEST (HDF5 made by rampart data import), EPS, TRAIN_ARGS (more flags
+#        for train and plan), LABEL (the workload's name in the report), LIMIT, EVAL_LIMIT, STRONG_LIMIT, AA_LIMIT (0: no AutoAttack), AA_POLICIES, SEEDS, PRICE,
 #        BUDGET_USD, BUDGET_OF, NFIXED, FILL, FIXED_KS, THREADS (per run), RUN_ADAPTIVE, RUNS,
 #        KEEP=1: reuse the runs already in RUNS,
 #        AA_ONLY=1: only evaluate AutoAttack on the finished runs in RUNS that lack it, then exit
@@ -34,10 +36,16 @@ EVAL_LIMIT=${EVAL_LIMIT:-1000}
 STRONG_LIMIT=${STRONG_LIMIT:-1000}
 SEEDS=${SEEDS:-0}
 PRICE=${PRICE:-2.5}            # USD per rank-hour (the price of a GPU-hour, on CPU ranks)
-EPOCHS_OF_PGD7=${EPOCHS_OF_PGD7:-3}
 OUT=${OUT:-benchmarks/results}
+PREFIX=${PREFIX:-budget_evidence}  # OUT/PREFIX.{json,md,png}
 RUNS=${RUNS:-$(mktemp -d /tmp/budget_evidence.XXXXXX)}
 mkdir -p "$RUNS"
+CONFIG=${CONFIG:-configs/fmnist-pgd.ini}
+TRAIN=${TRAIN:-data/train.h5}
+TEST=${TEST:-data/test.h5}
+EPS=${EPS:-0.1}
+TRAIN_ARGS=${TRAIN_ARGS:-}
+LABEL=${LABEL:-Fashion-MNIST small-cnn, batch 128}
 AA_LIMIT=${AA_LIMIT:-500}
 AA_POLICIES=${AA_POLICIES:-budgeted fixed-pgd*}
 NFIXED=${NFIXED:-2}
@@ -52,7 +60,7 @@ autoattack() {  # tag
   for p in $AA_POLICIES; do
     # shellcheck disable=SC2053
     if [[ "${tag%-s*}" == $p ]]; then
-      "$BIN" eval --checkpoint "$RUNS/$tag/checkpoint.h5" --data data/test.h5 --attack autoattack --eps 0.1 \
+      "$BIN" eval --checkpoint "$RUNS/$tag/checkpoint.h5" --data "$TEST" --attack autoattack --eps "$EPS" \
         --limit "$AA_LIMIT" --threads "$THREADS" --json > "$RUNS/$tag.aa.tmp"
       mv "$RUNS/$tag.aa.tmp" "$RUNS/$tag.aa"
       echo "   $tag: AutoAttack $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['autoattack_accuracy'])" "$RUNS/$tag.aa") on the first $AA_LIMIT" >&2
@@ -69,8 +77,12 @@ if [[ "${AA_ONLY:-0}" == 1 ]]; then
   exit 0
 fi
 
-scripts/import-fmnist.sh "$BIN"
-common=(--config configs/fmnist-pgd.ini --data data/train.h5 --test-data data/test.h5 --limit "$LIMIT"
+[[ "$TRAIN $TEST" == "data/train.h5 data/test.h5" ]] && scripts/import-fmnist.sh "$BIN"
+for f in "$TRAIN" "$TEST"; do
+  [[ -f "$f" ]] || { echo "budget_evidence: $f not found (make it with rampart data import)" >&2; exit 66; }
+done
+# shellcheck disable=SC2206
+common=(--config "$CONFIG" --data "$TRAIN" --test-data "$TEST" --eps "$EPS" $TRAIN_ARGS --limit "$LIMIT"
         --eval-limit "$EVAL_LIMIT" --price-per-gpu-hour "$PRICE" --log-every 100 --log-level warn
         --threads "$THREADS")
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -93,20 +105,20 @@ c = d["calibration"]
 unit = d["steps_per_epoch"] * (c.get("whole_step_attack_s") or (c["fwd_s"] + c["bwd_input_s"]))
 e7, reserve = d["rows"][0]["wall_s"], d["reserve"]["wall_s"]
 total = budget / price * 3600
-allow = total * 0.98 - reserve  # 2% for measured costs above the calibration (it is within 3%)
 cands = []
 for k in range(2, 11):
     ek = e7 + (k - 7) * unit
-    e = int(allow // ek)
+    e = round((total - reserve) / ek)
     if 3 <= e <= 20:
         cands.append((k, e, (e * ek + reserve) / total))
-# The candidates that fill the budget best; under FILL they are still run, and the report shows it.
-best = sorted(cands, key=lambda c: -c[2])[:nfixed]
+# The candidates whose epochs come nearest to the budget (within 1 - FILL of it, when any do).
+near = sorted(cands, key=lambda c: abs(c[2] - 1))
+best = ([c for c in near if abs(c[2] - 1) <= 1 - fill] or near)[:nfixed]
 for k, e, f in best:
-    if f < fill:
-        print(f"warning: fixed PGD-{k} for {e} epochs is predicted to spend only {100 * f:.1f}% of the budget", file=sys.stderr)
+    if abs(f - 1) > 1 - fill:
+        print(f"warning: fixed PGD-{k} for {e} epochs is predicted to spend {100 * f:.1f}% of the budget", file=sys.stderr)
 e1 = e7 - 6 * unit
-fgsm = (1, int(allow // e1), 0.0)
+fgsm = (1, max(1, round((total - reserve) / e1)), 0.0)
 print(" ".join(f"{k}:{e}" for k, e, _ in sorted(best, reverse=True)) + f" fgsm:{fgsm[1]}")
 for k, e, f in cands:
     print(f"  K {k:2d}: {e:2d} epochs, predicted {100 * f:.1f}% of the budget", file=sys.stderr)
@@ -126,47 +138,48 @@ run() {  # name, seed, then extra flags
   else
     echo "== $tag: $*" >&2
     t0=$(date +%s.%N)
-    "$BIN" train "${common[@]}" "${budget[@]}" --seed "$seed" --out "$RUNS/$tag" --json "$@" > "$RUNS/$tag.json"
+    "$BIN" train "${common[@]}" --seed "$seed" --out "$RUNS/$tag" --json "$@" > "$RUNS/$tag.json"
     t1=$(date +%s.%N)
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['_process_wall_s']=float(sys.argv[3])-float(sys.argv[2]); json.dump(d, open(sys.argv[1],'w'))" \
       "$RUNS/$tag.json" "$t0" "$t1"
   fi
   # After training, not charged to the budget: PGD-20 and a stronger attack on the same images (the
   # strong one last: AA_ONLY takes a run with its .strong file as finished).
-  [[ -s "$RUNS/$tag.pgd20sub" ]] || "$BIN" eval --checkpoint "$RUNS/$tag/checkpoint.h5" --data data/test.h5 --attack pgd \
-    --eps 0.1 --steps 20 --alpha 0.01 --restarts 1 --limit "$STRONG_LIMIT" --threads "$THREADS" --json > "$RUNS/$tag.pgd20sub"
-  [[ -s "$RUNS/$tag.strong" ]] || "$BIN" eval --checkpoint "$RUNS/$tag/checkpoint.h5" --data data/test.h5 --attack pgd \
-    --eps 0.1 --steps 50 --alpha 0.025 --restarts 3 --limit "$STRONG_LIMIT" --threads "$THREADS" --json > "$RUNS/$tag.strong"
+  [[ -s "$RUNS/$tag.pgd20sub" ]] || "$BIN" eval --checkpoint "$RUNS/$tag/checkpoint.h5" --data "$TEST" --attack pgd \
+    --eps "$EPS" --steps 20 --alpha "$(python3 -c "print($EPS / 10)")" --restarts 1 --limit "$STRONG_LIMIT" --threads "$THREADS" --json > "$RUNS/$tag.pgd20sub"
+  [[ -s "$RUNS/$tag.strong" ]] || "$BIN" eval --checkpoint "$RUNS/$tag/checkpoint.h5" --data "$TEST" --attack pgd \
+    --eps "$EPS" --steps 50 --alpha "$(python3 -c "print($EPS / 4)")" --restarts 3 --limit "$STRONG_LIMIT" --threads "$THREADS" --json > "$RUNS/$tag.strong"
   python3 - "$RUNS/$tag.json" "$name" "$seed" "$*" "$RUNS/$tag.strong" "$RUNS/$tag.pgd20sub" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 strong, sub = json.load(open(sys.argv[5])), json.load(open(sys.argv[6]))
 s = d.get("schedule", {})
 d["_name"], d["_seed"], d["_flags"] = sys.argv[2], int(sys.argv[3]), sys.argv[4]
-d["_strong"] = {"attack": "PGD-50, step 0.025, 3 restarts", "n": strong["n"], "accuracy": strong["robust_accuracy"],
+d["_strong"] = {"attack": "PGD-50, step eps/4, 3 restarts", "n": strong["n"], "accuracy": strong["robust_accuracy"],
                 "pgd20_same_images": sub["robust_accuracy"]}
 json.dump(d, open(sys.argv[1], "w"))
 print(f"   {sys.argv[2]} seed {sys.argv[3]}: PGD-20 {d['pgd_accuracy']:.4f}; first {strong['n']}: PGD-20 "
       f"{sub['robust_accuracy']:.4f}, PGD-50x3 {strong['robust_accuracy']:.4f}; clean {d['clean_accuracy']:.4f} "
-      f"spent ${d.get('spent_usd', 0):.4f} epochs {s.get('epochs_run')} stop {s.get('stop_reason')}", file=sys.stderr)
+      f"{3600 * d['rank_hours']:.1f} rank-seconds, epochs {s.get('epochs_run', 'all')} stop {s.get('stop_reason', 'done')}",
+      file=sys.stderr)
 PY
   autoattack "$tag"
 }
 # Policies alternate within each seed, so that a drift in machine load hits them alike.
 for seed in $SEEDS; do
-  run budgeted "$seed" --schedule budgeted
-  if [[ "${RUN_ADAPTIVE:-0}" == 1 ]]; then run adaptive "$seed" --schedule adaptive; fi
+  run budgeted "$seed" --schedule budgeted "${budget[@]}"
+  if [[ "${RUN_ADAPTIVE:-0}" == 1 ]]; then run adaptive "$seed" --schedule adaptive "${budget[@]}"; fi
   for ke in $FIXED_KS; do
     k=${ke%:*}
-    run "fixed-pgd$k" "$seed" --schedule fixed --steps "$k" --epochs "${ke#*:}" --alpha "$(python3 -c "print(2.5 * 0.1 / $k)")"
+    run "fixed-pgd$k" "$seed" --schedule fixed --steps "$k" --epochs "${ke#*:}" --alpha "$(python3 -c "print(2.5 * $EPS / $k)")"
   done
   run fgsm-rs "$seed" --schedule fixed --attack fgsm-rs --epochs "$FGSM_EPOCHS"
 done
 
 mkdir -p "$OUT"
-python3 - "$RUNS" "$OUT" "$BUDGET_USD" "$PRICE" "$LIMIT" "$EVAL_LIMIT" "$STRONG_LIMIT" "$AA_LIMIT" "$THREADS" "$FIXED_KS" <<'PY'
+python3 - "$RUNS" "$OUT" "$BUDGET_USD" "$PRICE" "$LIMIT" "$EVAL_LIMIT" "$STRONG_LIMIT" "$AA_LIMIT" "$THREADS" "$FIXED_KS" "$LABEL" "$EPS" "$TRAIN_ARGS" "$PREFIX" <<'PY'
 import glob, json, os, platform, statistics, sys, time
-runs, out, budget, price, limit, eval_limit, strong_limit, aa_limit, threads, fixed_ks = sys.argv[1:11]
+runs, out, budget, price, limit, eval_limit, strong_limit, aa_limit, threads, fixed_ks, label, eps, train_args, prefix = sys.argv[1:15]
 budget = float(budget)
 rows = []
 for f in sorted(glob.glob(os.path.join(runs, "*.json"))):
@@ -184,12 +197,15 @@ for f in sorted(glob.glob(os.path.join(runs, "*.json"))):
         "autoattack_accuracy": aa["autoattack_accuracy"] if aa else None, "autoattack_n": aa["n"] if aa else None,
         "autoattack_clean_accuracy": aa["clean_accuracy"] if aa else None,
         "clean_accuracy": d["clean_accuracy"],
-        "spent_usd": d.get("spent_usd"), "spent_fraction": (d.get("spent_usd") or 0) / budget,
+        # Every run's money the same way: its wall time from start to end (set-up, training, final
+        # evaluation, checkpoints) times the price; for budgeted runs it equals the scheduler's spend.
+        "spent_usd": d["rank_hours"] * float(price), "spent_fraction": d["rank_hours"] * float(price) / budget,
         "spent_gpu_hours": d.get("spent_gpu_hours"),
         "wall_seconds": d["wall_seconds"], "process_wall_seconds": d.get("_process_wall_s"),
         "epochs_requested": d.get("epochs"), "epochs_completed": s.get("epochs_completed"),
-        "epochs_run": s.get("epochs_run", s.get("epochs_completed")),
-        "steps": d["steps"], "stop_reason": s.get("stop_reason"),
+        # Runs without a budget are not scheduled: they run the epochs they were given.
+        "epochs_run": s.get("epochs_run", s.get("epochs_completed")) or float(d["_flags"].split("--epochs ")[1].split()[0]),
+        "steps": d["steps"], "stop_reason": s.get("stop_reason", "done"),
         "within_budget": s.get("within_budget"), "decisions": s.get("decisions"),
         "rollbacks": s.get("rollbacks"), "train_images_per_s": d["train_images_per_s"],
         "eval_n": d.get("n")})
@@ -220,19 +236,19 @@ for p in policies:
                             "ties": sum(x == 0 for x in diffs), "policy_wins": sum(x < 0 for x in diffs)}
 with open("/proc/loadavg") as fh:
     load = fh.read().split()[:3]
-res = {"workload": f"Fashion-MNIST small-cnn, eps 0.1, batch 128, 1 rank (CPU, {threads} threads)",
-       "train_images": int(limit) or 60000, "eval": f"PGD-20 (step 0.01, 1 restart) on the first {eval_limit} test images",
+res = {"workload": f"{label}, eps {eps}, 1 rank (CPU, {threads} threads)",
+       "train_images": int(limit) or 60000, "eval": f"PGD-20 (step eps/10, 1 restart) on the first {eval_limit} test images",
        "budget_usd": budget, "price_usd_per_rank_hour": float(price), "fixed_k_epochs": fixed_ks,
-       "strong_eval": f"PGD-50 (step 0.025, 3 restarts) on the first {strong_limit} test images",
+       "strong_eval": f"PGD-50 (step eps/4, 3 restarts) on the first {strong_limit} test images",
        "autoattack_eval": f"AutoAttack (standard) on the first {aa_limit} test images",
        "machine_load_at_end": load, "date": time.strftime("%Y-%m-%d %H:%M"), "host": platform.node(),
        "summary": summary, "paired_with_budgeted": paired, "runs": rows}
-json.dump(res, open(os.path.join(out, "budget_evidence.json"), "w"), indent=1)
+json.dump(res, open(os.path.join(out, prefix + ".json"), "w"), indent=1)
 def ms(m, scale=100, fmt=".2f"):
     return "n/a" if m is None else f"{scale * m['mean']:{fmt}} ± {scale * m['sd']:{fmt}}"
 lines = [f"# Robust accuracy per money (budget ${budget:.4f} at ${price}/rank-hour)", "",
          f"{res['workload']}; {res['train_images']} training images; {res['eval']}; {res['strong_eval']}; "
-         f"{res['autoattack_eval']}. Fixed baselines (K:epochs, each the most epochs that fit): {fixed_ks}.", "",
+         f"{res['autoattack_eval']}. Fixed baselines (K:epochs, the epochs whose predicted cost is nearest the budget; no budget flag): {fixed_ks}.", "",
          f"| policy | seeds | PGD-20 | PGD-20, first {strong_limit} | PGD-50x3, first {strong_limit} | AutoAttack, first {aa_limit} | clean | spent, % of budget |",
          "|---|---|---|---|---|---|---|---|"]
 for p in policies:
@@ -262,8 +278,9 @@ lines += ["", f"Load average at the end: {' '.join(load)}.",
           f"Sampling error of one accuracy on {eval_limit} images: about +-{se:.1f} points (1 s.d.); the paired differences "
           "share their images, so their s.d. over seeds is the noise to compare them with.",
           f"Command: `LIMIT={limit} EVAL_LIMIT={eval_limit} STRONG_LIMIT={strong_limit} AA_LIMIT={aa_limit} THREADS={threads} "
-          f"BUDGET_USD={budget} SEEDS=\"{seeds}\" benchmarks/budget_evidence.sh`."]
-open(os.path.join(out, "budget_evidence.md"), "w").write("\n".join(lines) + "\n")
+          f"BUDGET_USD={budget} SEEDS=\"{seeds}\" " + (f"LABEL=\"{label}\" EPS={eps} TRAIN_ARGS=\"{train_args}\" ... " if train_args else "")
+          + "benchmarks/budget_evidence.sh`."]
+open(os.path.join(out, prefix + ".md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
-/usr/bin/python3 benchmarks/plot_budget.py "$OUT/budget_evidence.json" "$OUT/budget_evidence.png"
+/usr/bin/python3 benchmarks/plot_budget.py "$OUT/$PREFIX.json" "$OUT/$PREFIX.png"
