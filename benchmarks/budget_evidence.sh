@@ -3,8 +3,8 @@
 # measured on this machine), train the reference workload (Fashion-MNIST, small-cnn, eps 0.1; or
 # any other through CONFIG, TRAIN, TEST, EPS and TRAIN_ARGS, e.g. a zoo network: see the README)
 # with
-#   budgeted    the attack-budget scheduler (eps curriculum, FGSM-RS -> PGD-K ramp, guard on), 5 epochs
-#               requested, carrying each example's perturbation to its next epoch (its default)
+#   budgeted    the attack-budget scheduler (eps curriculum, FGSM-RS -> PGD-K ramp, guard on), the
+#               epochs of BUDGET_OF (5) requested, carrying each example's perturbation to its next epoch (its default)
 #   fixed-pgdK  fixed PGD-K (step 2.5 eps / K, random start, as Madry's PGD-K) for E_K epochs, E_K (at
 #               least 3) the epochs whose predicted cost comes nearest to the budget; the NFIXED K whose
 #               E_K come nearest (within 1 - FILL, 5%, when any do; FIXED_KS="K:E ..." overrides) are
@@ -167,8 +167,9 @@ PY
 }
 # Policies alternate within each seed, so that a drift in machine load hits them alike.
 for seed in $SEEDS; do
-  run budgeted "$seed" --schedule budgeted "${budget[@]}"
-  if [[ "${RUN_ADAPTIVE:-0}" == 1 ]]; then run adaptive "$seed" --schedule adaptive "${budget[@]}"; fi
+  # The scheduled policies plan K for the epochs of BUDGET_OF (5), whatever CONFIG says.
+  run budgeted "$seed" --schedule budgeted --epochs "${BUDGET_OF#*:}" "${budget[@]}"
+  if [[ "${RUN_ADAPTIVE:-0}" == 1 ]]; then run adaptive "$seed" --schedule adaptive --epochs "${BUDGET_OF#*:}" "${budget[@]}"; fi
   for ke in $FIXED_KS; do
     k=${ke%:*}
     run "fixed-pgd$k" "$seed" --schedule fixed --steps "$k" --epochs "${ke#*:}" --alpha "$(python3 -c "print(2.5 * $EPS / $k)")"
