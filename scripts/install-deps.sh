@@ -7,12 +7,13 @@ set -euo pipefail
 # --no-install-recommends, so nothing arrives as a recommendation. oneDNN's CMake package calls
 # find_package(OpenCL), which needs ocl-icd-opencl-dev (only a Recommends of libdnnl-dev).
 # procps: pgrep/pkill/ps in the tests and the Slurm template. libjpeg62-turbo-dev and libpng-dev:
-# image decoding for `rampart data import --format folder`.
+# image decoding for `rampart data import --format folder`. iproute2: the multi-host tests' network
+# namespaces (tests/scripts/netns_hosts.sh).
 pkgs=(build-essential cmake pkg-config zlib1g-dev libjpeg62-turbo-dev libpng-dev
       libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev
       libdnnl-dev ocl-icd-opencl-dev libopenblas-dev nlohmann-json3-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      dataset-fashion-mnist python3 python3-numpy python3-h5py procps)
+      dataset-fashion-mnist python3 python3-numpy python3-h5py procps iproute2)
 for arg in "$@"; do
   case "$arg" in
     --with-slurm) pkgs+=(slurm-wlm munge) ;;

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "cluster/comm/heartbeat.h"
 #include "cluster/comm/watchdog.h"
 #include "runtime/errors.h"
 
@@ -93,6 +94,7 @@ class MpiCommunicator final : public Communicator {
     RAMPART_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     dog_ = std::make_unique<Watchdog>(timeout_s, rank_, [](const std::string&) { abort_job(1); });
+    if (dog_->enabled() && size_ > 1) start_heartbeat(timeout_s);
   }
 
   ~MpiCommunicator() override {
@@ -161,6 +163,43 @@ class MpiCommunicator final : public Communicator {
   [[noreturn]] void abort(int code) override { abort_job(code); }
 
  private:
+  // Heartbeats name the missing rank when a collective times out (watchdog.h). A rank
+  // whose socket fails trains on, with the plain message.
+  void start_heartbeat(double timeout_s) {
+    const double period = std::min(1.0, timeout_s / 4);
+    std::string card(size_t(Heartbeat::kCardBytes), '\0');
+    std::unique_ptr<Heartbeat> hb;
+    try {
+      hb = std::make_unique<Heartbeat>(rank_, size_, period);
+      std::string c = hb->card();
+      std::copy(c.begin(), c.end(), card.begin());
+    } catch (const std::exception&) {
+      hb.reset();  // every rank still takes part in the all-gather, with an empty card
+    }
+    std::string all(card.size() * size_t(size_), '\0');
+    {
+      auto guard = dog_->guard("all-gather of the heartbeat addresses");
+      RAMPART_MPI(MPI_Allgather(card.data(), int(card.size()), MPI_CHAR, all.data(), int(card.size()), MPI_CHAR, comm_));
+    }
+    std::vector<std::string> cards;
+    for (int r = 0; r < size_; ++r) {
+      std::string c = all.substr(size_t(r) * card.size(), card.size());
+      cards.push_back(c.substr(0, c.find('\0')));
+    }
+    if (!hb) return;
+    for (const auto& c : cards)
+      if (c.empty()) return;  // a peer has no socket: no one can be blamed fairly
+    try {
+      hb->start(cards);
+    } catch (const std::exception&) {
+      return;
+    }
+    heartbeat_ = std::move(hb);
+    const double threshold = std::max(3 * period, 1.0);
+    Heartbeat* h = heartbeat_.get();
+    dog_->set_diagnosis([h, threshold] { return h->describe_silent(threshold); });
+  }
+
   void allreduce(void* data, int64_t n, MPI_Datatype type, int elem, MPI_Op op) {
     auto guard = dog_->guard("all-reduce of " + format_bytes(double(n) * elem));
     char* p = static_cast<char*>(data);
@@ -171,6 +210,7 @@ class MpiCommunicator final : public Communicator {
   int rank_ = 0, size_ = 1;
   bool owns_mpi_ = false;
   MPI_Comm comm_ = MPI_COMM_NULL;
+  std::unique_ptr<Heartbeat> heartbeat_;  // before dog_: outlives the watchdog thread that asks it
   std::unique_ptr<Watchdog> dog_;
 };
 

@@ -43,11 +43,11 @@ void Watchdog::disarm() {
   armed_ = false;
 }
 
-std::string Watchdog::message(const std::string& what) const {
+std::string Watchdog::message(const std::string& what, const std::string& diagnosis) const {
   char secs[32];
   std::snprintf(secs, sizeof secs, "%g", timeout_s_);
-  return "rampart: rank " + std::to_string(rank_) + ": " + what + " did not complete within " + secs +
-         " s (a peer rank died or stalled); aborting the job";
+  return "rampart: rank " + std::to_string(rank_) + ": " + what + " did not complete within " + secs + " s" +
+         (diagnosis.empty() ? " (a peer rank died or stalled)" : "; " + diagnosis) + "; aborting the job";
 }
 
 void Watchdog::run() {
@@ -62,8 +62,9 @@ void Watchdog::run() {
     cv_.wait_until(lock, deadline, [&] { return stop_ || !armed_ || generation_ != gen; });
     if (stop_ || !armed_ || generation_ != gen) continue;
     if (std::chrono::steady_clock::now() < deadline) continue;
-    std::string line = message(what_) + "\n";
+    std::string what = what_;
     lock.unlock();
+    std::string line = message(what, diagnose_ ? diagnose_() : std::string()) + "\n";
     // write(2) rather than stdio: the main thread may hold stderr's lock.
     ssize_t ignored = ::write(2, line.data(), line.size());
     (void)ignored;

@@ -4,6 +4,9 @@
 //   { auto guard = dog.guard("all-reduce of 1.7 MB"); MPI_Allreduce(...); }
 // On expiry it writes one line to stderr,
 //   rampart: rank 1: all-reduce of 1.7 MB did not complete within 30 s (a peer rank died or stalled); aborting the job
+// or, with a diagnosis (set_diagnosis), naming the peers:
+//   rampart: rank 0: all-reduce of 1.7 MB did not complete within 30 s; not heard from: rank 1 on h2
+//   (10.0.0.2), silent for 30.4 s; aborting the job
 // then calls the action, which should end the job (MPI_Abort); an action that
 // returns (as in tests) just ends that watch.
 #pragma once
@@ -48,8 +51,12 @@ class Watchdog {
 
   bool enabled() const { return timeout_s_ > 0; }
   double timeout_s() const { return timeout_s_; }
+  // Called on expiry (on the watchdog thread) for what is known about the missing
+  // peers (Heartbeat::describe_silent); its text goes into the message. Set it
+  // before the first guard.
+  void set_diagnosis(std::function<std::string()> diagnose) { diagnose_ = std::move(diagnose); }
   // The line written on expiry (without the newline), for tests and logs.
-  std::string message(const std::string& what) const;
+  std::string message(const std::string& what, const std::string& diagnosis = "") const;
 
  private:
   void run();
@@ -57,6 +64,7 @@ class Watchdog {
   double timeout_s_;
   int rank_;
   Action on_expiry_;
+  std::function<std::string()> diagnose_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

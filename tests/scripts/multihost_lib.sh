@@ -1,0 +1,37 @@
+# Shared by the multi-host tests (multihost_*.sh); sourced after mpi_train_lib.sh, not run.
+# Starts HOSTS network hosts (netns_hosts.sh) in $work/net and sets MPIRUN_HOSTS: mpirun
+# launching one rank per host through `ip netns exec`, ranks talking TCP over the hosts' links
+# only (no shared memory between hosts: btl tcp,self), Open MPI's own traffic on the same links.
+# The caller sets work and calls hosts_cleanup from its EXIT trap.
+# shellcheck shell=bash
+NETNS_HOSTS=$here/netns_hosts.sh
+
+# Exit 77 (skipped) where namespaces cannot be made.
+hosts_start() {  # N
+  if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v unshare >/dev/null; then
+    say "skipped (needs root, iproute2 and unshare for network namespaces)"
+    exit 77
+  fi
+  "$NETNS_HOSTS" start "$work/net" "$1" >/dev/null || die "could not make $1 network hosts"
+  # shellcheck disable=SC1091
+  source "$work/net/env"
+  MPIRUN_HOSTS=(mpirun --hostfile "$work/net/hostfile" --bind-to none
+                --mca plm_rsh_agent "$NETNS_HOSTS rsh $work/net"
+                --mca oob_tcp_if_include "$RAMPART_NETNS_SUBNET"
+                --mca btl tcp,self --mca btl_tcp_if_include "$RAMPART_NETNS_SUBNET")
+}
+hosts_cleanup() { "$NETNS_HOSTS" stop "$work/net" >/dev/null 2>&1 || true; }
+
+# Bytes HOST has sent over its link so far.
+host_tx_bytes() { "$NETNS_HOSTS" exec "$work/net" "$1" cat /sys/class/net/eth0/statistics/tx_bytes; }
+
+# run_hosts NP NAME [train flags]: as run (mpi_train_lib.sh), one rank per host.
+run_hosts() {
+  local np=$1 name=$2 t0
+  shift 2
+  t0=$(now)
+  "${MPIRUN_HOSTS[@]}" -np "$np" "$RAMPART_BIN" train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" \
+    --out "$work/$name" --batch 64 --threads 1 --json "$@" >"$work/$name.json" 2>"$work/$name.log" ||
+    { cat "$work/$name.log"; die "training $name on $np hosts failed"; }
+  say "$name: $np hosts x 1 rank, $(since "$t0") s"
+}
