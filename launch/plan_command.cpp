@@ -212,7 +212,15 @@ int run_plan(const std::vector<std::string>& args) {
     j["steps_per_epoch"] = steps_per_epoch;
     j["calibration"] = measured.to_json();
     j["network"] = {{"alpha_s", net.alpha_s}, {"beta_s_per_byte", net.beta_s_per_byte}, {"assumed", assumed_net}};
-    j["scaling_efficiency"] = scaling_efficiency(per_rank, plan.rows.empty() ? 1 : plan.rows.back().K, ranks, net, grad_bytes);
+    const int k_last = plan.rows.empty() ? 1 : plan.rows.back().K;
+    j["scaling_efficiency"] = scaling_efficiency(per_rank, k_last, ranks, net, grad_bytes);
+    // What one step of the last planned K costs at --ranks: the scaling benchmark compares these
+    // with measured steps (benchmarks/bench_multihost.sh).
+    j["predicted"] = {{"K", k_last},
+                      {"step_s", cost.predict_step(k_last, ranks)},
+                      {"allreduce_s", allreduce_at(per_rank, ranks, net, grad_bytes)},
+                      {"allreduce_exposed_s", (1 - per_rank.overlap_fraction) * allreduce_at(per_rank, ranks, net, grad_bytes)},
+                      {"grad_bytes", grad_bytes}};
     std::cout << j.dump() << std::endl;
   } else {
     std::printf("%s: forward %.4f s, attack step %.4f s, training pass %.4f s at batch %lld; "

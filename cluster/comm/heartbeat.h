@@ -5,7 +5,7 @@
 // heard from lately are the dead, stalled or unreachable ones:
 //   rank 0: all-reduce of 1.7 MB did not complete within 8 s; not heard from for 8.2 s:
 //   rank 1 on h2 (10.213.64.2) — dead, stopped or cut off; aborting the job
-// A datagram is 16 bytes; with 64 ranks and a 1 s period that is 64 KB/s per rank.
+// A datagram is 16 bytes; with 64 ranks and a 0.2 s period that is 5 KB/s sent per rank.
 // Each rank is addressed at every IPv4 address it has (the one the network
 // reaches it on is among them); a peer never heard from at all is reported as
 // such (UDP between the hosts may be blocked by a firewall).

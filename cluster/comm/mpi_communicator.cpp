@@ -166,7 +166,9 @@ class MpiCommunicator final : public Communicator {
   // Heartbeats name the missing rank when a collective times out (watchdog.h). A rank
   // whose socket fails trains on, with the plain message.
   void start_heartbeat(double timeout_s) {
-    const double period = std::min(1.0, timeout_s / 4);
+    // 5 datagrams a second to each peer up to 64 ranks, fewer beyond (each rank sends size - 1
+    // per period), and at least 4 periods within the timeout.
+    const double period = std::min(0.2 * std::max(1.0, size_ / 64.0), timeout_s / 4);
     std::string card(size_t(Heartbeat::kCardBytes), '\0');
     std::unique_ptr<Heartbeat> hb;
     try {

@@ -35,7 +35,7 @@ case $fault in
 esac
 TEST_NAME="multihost_fault $fault"
 ensure_data
-work=$(mktemp -d /tmp/rampart-fault.XXXXXX)
+work=$(mktemp -d /var/tmp/rampart-fault.XXXXXX)   # not /tmp: each host has its own (netns_hosts.sh)
 mp=""
 cleanup() {
   [ -n "$mp" ] && kill -KILL "$mp" 2>/dev/null || true

@@ -23,7 +23,7 @@ hosts_start() {  # N
 hosts_cleanup() { "$NETNS_HOSTS" stop "$work/net" >/dev/null 2>&1 || true; }
 
 # Bytes HOST has sent over its link so far.
-host_tx_bytes() { "$NETNS_HOSTS" exec "$work/net" "$1" cat /sys/class/net/eth0/statistics/tx_bytes; }
+host_tx_bytes() { "$NETNS_HOSTS" exec "$work/net" "$1" awk '$1 == "eth0:" { print $10 }' /proc/net/dev; }
 
 # run_hosts NP NAME [train flags]: as run (mpi_train_lib.sh), one rank per host.
 run_hosts() {

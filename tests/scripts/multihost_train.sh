@@ -18,7 +18,7 @@ source "$here/mpi_train_lib.sh"
 # shellcheck source=multihost_lib.sh
 source "$here/multihost_lib.sh"
 ensure_data
-work=$(mktemp -d /tmp/rampart-multihost.XXXXXX)
+work=$(mktemp -d /var/tmp/rampart-multihost.XXXXXX)   # not /tmp: each host has its own (netns_hosts.sh)
 mp=""
 cleanup() {
   [ -n "$mp" ] && kill -KILL "$mp" 2>/dev/null || true

@@ -7,7 +7,7 @@
 #                                     namespace = .254); writes DIR/hosts ("name namespace address"),
 #                                     DIR/hostfile (Open MPI, 1 slot each) and DIR/env
 #   netns_hosts.sh stop DIR           kills every process left in the hosts, removes them
-#   netns_hosts.sh exec DIR HOST CMD...  runs CMD on HOST (its network, its hostname)
+#   netns_hosts.sh exec DIR HOST CMD...  runs CMD on HOST (its network, its hostname, its /tmp)
 #   netns_hosts.sh rsh DIR HOST CMD...   the same through "sh -c", as ssh (with keepalives) would run
 #                                     it: Open MPI's launch agent (--mca plm_rsh_agent "netns_hosts.sh
 #                                     rsh DIR"); see the rsh case below
@@ -39,12 +39,21 @@ answers() {
 }
 
 # Runs CMD in HOST's namespaces. The hostname is set in a private UTS namespace, so that Open MPI,
-# PMIx and Slurm on each host see a host of their own.
+# PMIx and Slurm on each host see a host of their own. nsenter rather than `ip netns exec`: the
+# latter also gives the command a fresh /sys without the cgroup file systems (slurmd needs them),
+# and forks, so the PID started would not be the command's. /proc/net is the host's either way
+# (read host_bytes); /sys/class/net is the machine's.
+# Each host has a /tmp of its own (DIR/tmp/HOST bound over /tmp in a private mount namespace), as
+# cluster nodes do: Slurm's PMIx and Open MPI keep per-node files there under fixed names. Files
+# every host must see (data, checkpoints) belong elsewhere, as on a cluster's shared file system.
 in_host() {
   local host=$1 ns
   shift
   ns=$(ns_of "$host")
-  exec ip netns exec "$ns" unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
+  mkdir -p "$dir/tmp/$host"
+  chmod 1777 "$dir/tmp/$host"
+  exec nsenter --net="/run/netns/$ns" unshare --uts --mount -- \
+    sh -c 'hostname "$0" && mount --bind "$1" /tmp && shift && exec "$@"' "$host" "$dir/tmp/$host" "$@"
 }
 
 make_set() {  # X N: the bridge, N hosts, DIR/hosts and DIR/hostfile; fails at the first error

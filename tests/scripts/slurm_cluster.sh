@@ -6,6 +6,9 @@
 #   slurm_cluster.sh status DIR   prints the node state; exit 0 when the node is up
 # Clients need SLURM_CONF=DIR/slurm.conf (DIR/env holds the line to source).
 # Ports: RAMPART_SLURM_PORT (default 6817) for slurmctld, the next one for slurmd.
+# Several nodes: RAMPART_SLURM_HOSTS=NETNS_DIR (hosts made by netns_hosts.sh) makes one node per
+# host, each with its own slurmd started on that host (its network, its hostname); slurmctld runs
+# here, reached by the hosts at the bridge's address. Batch scripts then run on the first host.
 # Needs root and the Debian packages slurm-wlm and munge (scripts/install-deps.sh --with-slurm).
 set -euo pipefail
 
@@ -34,15 +37,27 @@ start_munge() {
 }
 
 write_conf() {
-  local host port cpus
+  local host port cpus ctl nodes
   host=$(hostname -s)
   port=${RAMPART_SLURM_PORT:-6817}
-  cpus=$(nproc)
+  cpus=$(getconf _NPROCESSORS_ONLN)   # what slurmd sees (nproc follows OMP_NUM_THREADS and affinity)
   mkdir -p "$dir/state" "$dir/spool" "$dir/log"
+  if [ -n "${RAMPART_SLURM_HOSTS:-}" ]; then
+    # shellcheck disable=SC1091
+    source "$RAMPART_SLURM_HOSTS/env"
+    ctl="$host($RAMPART_NETNS_ROOT_ADDR)"
+    # Every host sees this machine's cores (slurmd checks the count against the hardware).
+    nodes=$(awk -v c="$cpus" '{ printf "NodeName=%s NodeAddr=%s CPUs=%s State=UNKNOWN\n", $1, $3, c }' "$RAMPART_SLURM_HOSTS/hosts")
+    partition_nodes=$(awk '{ printf "%s%s", (NR > 1 ? "," : ""), $1 }' "$RAMPART_SLURM_HOSTS/hosts")
+  else
+    ctl=$host
+    nodes="NodeName=$host CPUs=$cpus State=UNKNOWN"
+    partition_nodes=$host
+  fi
   cat >"$conf" <<CONF
-# Written by tests/scripts/slurm_cluster.sh: one node, no accounting, no cgroups.
+# Written by tests/scripts/slurm_cluster.sh: no accounting, no cgroups.
 ClusterName=rampart
-SlurmctldHost=$host
+SlurmctldHost=$ctl
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort=$port
@@ -68,18 +83,19 @@ AuthInfo=cred_expire=${RAMPART_SLURM_CRED_EXPIRE:-10}
 # Scheduling passes every 2 s instead of 60 s (main) and 30 s (backfill), so a released job starts soon.
 SchedulerParameters=sched_interval=2,bf_interval=2
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid.slurm
-SlurmdPidFile=$dir/slurmd.pid.slurm
+SlurmdPidFile=$dir/slurmd.%n.pid.slurm
 SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd.log
-NodeName=$host CPUs=$cpus State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+SlurmdLogFile=$dir/log/slurmd.%n.log
+$nodes
+PartitionName=debug Nodes=$partition_nodes Default=YES MaxTime=INFINITE State=UP
 CONF
   echo "export SLURM_CONF=$conf" >"$dir/env"
 }
 
-node_state() { sinfo -h -N -o %T 2>/dev/null | head -n1; }
+# "idle" once every node is idle; otherwise the first state that is not.
+node_state() { sinfo -h -N -o %T 2>/dev/null | sort -u | awk '{ s[NR] = $1 } END { if (NR == 1) print s[1]; else if (NR > 1) print (s[1] == "idle" ? s[2] : s[1]) }'; }
 
 case $cmd in
   start)
@@ -92,20 +108,46 @@ case $cmd in
     # -D: stay in the foreground, so $! is the daemon and stop can kill it by PID.
     setsid slurmctld -D -i -f "$conf" >"$dir/log/slurmctld.out" 2>&1 </dev/null &
     echo $! >"$dir/slurmctld.pid"
-    setsid slurmd -D -f "$conf" >"$dir/log/slurmd.out" 2>&1 </dev/null &
-    echo $! >"$dir/slurmd.pid"
+    if [ -n "${RAMPART_SLURM_HOSTS:-}" ]; then
+      : >"$dir/slurmd.pids"
+      while read -r node _; do
+        # Each node's slurmd on its host; -N names the node (the host's name too).
+        mkdir -p "$dir/spool/$node"
+        setsid "$(dirname "$0")/netns_hosts.sh" exec "$RAMPART_SLURM_HOSTS" "$node" \
+          slurmd -D -N "$node" -f "$conf" >"$dir/log/slurmd.$node.out" 2>&1 </dev/null &
+        echo $! >>"$dir/slurmd.pids"
+      done <"$RAMPART_SLURM_HOSTS/hosts"
+      head -n1 "$dir/slurmd.pids" >"$dir/slurmd.pid"
+    else
+      mkdir -p "$dir/spool/$(hostname -s)"
+      setsid slurmd -D -f "$conf" >"$dir/log/slurmd.out" 2>&1 </dev/null &
+      echo $! >"$dir/slurmd.pid"
+    fi
     for _ in $(seq 150); do
       state=$(node_state || true)
-      if [ "$state" = idle ]; then echo "slurm_cluster: node $(hostname -s) idle (SLURM_CONF=$conf)"; exit 0; fi
+      if [ "$state" = idle ]; then echo "slurm_cluster: $(sinfo -h -N -o %N | sort -u | tr '\n' ' ')idle (SLURM_CONF=$conf)"; exit 0; fi
       if ! alive "$dir/slurmctld.pid" || ! alive "$dir/slurmd.pid"; then break; fi
       sleep 0.2
     done
-    echo "slurm_cluster: the node did not become idle (state '${state:-}'); logs:" >&2
+    echo "slurm_cluster: the nodes did not become idle (state '${state:-}'); logs:" >&2
     tail -n 20 "$dir/log/"*.log "$dir/log/"*.out >&2 || true
     "$0" stop "$dir" || true
     exit 1
     ;;
   stop)
+    if [ -f "$dir/slurmd.pids" ]; then
+      # Several nodes: `ip netns exec` runs slurmd as its child, so stop each slurmd by the PID
+      # it wrote itself, then what started it.
+      for f in "$dir"/slurmd.*.pid.slurm; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+      done
+      while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$dir/slurmd.pids"
+      rm -f "$dir/slurmd.pids" "$dir/slurmd.pid"
+    fi
     for d in slurmd slurmctld munged; do
       f=$dir/$d.pid
       [ -f "$f" ] || continue

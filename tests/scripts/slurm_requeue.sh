@@ -21,7 +21,7 @@ export SLURM_CONF=$work/cluster/slurm.conf
 fail() {
   echo "slurm_requeue: FAILED: $*" >&2
   echo "--- job output:"; cat "$work/job.out" 2>/dev/null
-  echo "--- slurmd log:"; grep -v debug "$work/cluster/log/slurmd.log" 2>/dev/null | tail -n 30
+  echo "--- slurmd log:"; cat "$work/cluster/log/"slurmd.*log 2>/dev/null | grep -v debug | tail -n 30
   exit 1
 }
 # shellcheck source=slurm_job_lib.sh
