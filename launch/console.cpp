@@ -52,6 +52,10 @@ void Console::on_start(const nlohmann::json& info) {
                (long long)info["train_images"].get<int64_t>(),
                (long long)info["batches_per_epoch"].get<int64_t>(), info["epochs"].get<int>(),
                info["attack"].get<std::string>().c_str(), info["eps"].get<double>(), info["attack_steps"].get<int>());
+  const std::string scaling = info.value("lr_scaling", std::string("none"));
+  if (scaling != "none")
+    std::fprintf(stderr, "rampart: peak learning rate %.4g (--lr-scaling %s for a global batch of %lld)\n",
+                 info.value("lr", 0.0), scaling.c_str(), (long long)info.value("batch", int64_t(0)));
   const std::string loss = info.value("loss", std::string("ce"));
   if (loss != "ce")
     std::fprintf(stderr, "rampart: loss %s (beta %.3g), the attack climbing %s with batchnorm in %s mode\n",

@@ -36,6 +36,8 @@ po::options_description train_options() {
       ("crop-padding", po::value<int64_t>()->default_value(4), "crop-flip: pixels of zero padding on each side")
       ("min-crop-scale", po::value<double>()->default_value(0.08), "resized-crop: the smallest crop, as a fraction of the image's area")
       ("lr", po::value<double>()->default_value(0.05), "peak learning rate")
+      ("lr-scaling", po::value<std::string>()->default_value("none"), "scale the peak --lr with the global batch: none, linear (lr x batch / --lr-base-batch) or sqrt (lr x sqrt(batch / --lr-base-batch)); with many ranks, keep the per-rank batch and scale, and keep a warm-up")
+      ("lr-base-batch", po::value<int64_t>()->default_value(128), "the global batch --lr was tuned for (--lr-scaling)")
       ("lr-schedule", po::value<std::string>()->default_value("warmup-cosine"), "constant, step, cosine or warmup-cosine")
       ("warmup", po::value<double>()->default_value(0.1), "fraction of all steps for linear warm-up (warmup-cosine)")
       ("momentum", po::value<double>()->default_value(0.9), "SGD momentum")
@@ -98,6 +100,8 @@ TrainConfig train_config(const po::variables_map& vm) {
   c.crop_padding = int(checked_int(vm, "crop-padding", 0, 4096));
   c.min_crop_scale = float(checked_real(vm, "min-crop-scale", 0, 1, /*lo_open=*/true));
   c.lr = checked_real(vm, "lr", 0, 1e6, /*lo_open=*/true);
+  c.lr_scaling = vm["lr-scaling"].as<std::string>();
+  c.lr_base_batch = vm["lr-base-batch"].as<int64_t>();
   c.lr_schedule = vm["lr-schedule"].as<std::string>();
   c.warmup = checked_real(vm, "warmup", 0, 1, /*lo_open=*/false, /*hi_open=*/true);
   c.momentum = checked_real(vm, "momentum", 0, 1, /*lo_open=*/false, /*hi_open=*/true);

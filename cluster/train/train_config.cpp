@@ -4,6 +4,7 @@
 #include "cluster/train/train_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "cluster/schedule/schedule_policy.h"
@@ -27,6 +28,11 @@ void validate_run(const TrainConfig& cfg, int world) {
     throw ConfigError("batch (the global batch) must be at least the number of ranks: batch " +
                       std::to_string(cfg.batch) + ", ranks " + std::to_string(world));
   if (!(cfg.lr > 0)) throw ConfigError("lr must be > 0, found " + std::to_string(cfg.lr));
+  if (cfg.lr_scaling != "none" && cfg.lr_scaling != "linear" && cfg.lr_scaling != "sqrt")
+    throw ConfigError("--lr-scaling: expected none, linear or sqrt, found \"" + cfg.lr_scaling + "\"");
+  if (cfg.lr_base_batch < 1)
+    throw ConfigError("--lr-base-batch must be at least 1 (the global batch --lr was tuned for), found " +
+                      std::to_string(cfg.lr_base_batch));
   // The held-out rows must leave some to train on; against the data's size it is checked when
   // the data is read (held_out.h), here against --limit.
   if (cfg.val_split < 0)
@@ -105,6 +111,13 @@ void validate(const TrainConfig& cfg, int world) {
   validate_run(cfg, world);
   validate_schedule(cfg);
   validate_attacks(cfg);
+}
+
+double effective_lr(const TrainConfig& cfg) {
+  const double ratio = double(cfg.batch) / double(std::max<int64_t>(1, cfg.lr_base_batch));
+  if (cfg.lr_scaling == "linear") return cfg.lr * ratio;
+  if (cfg.lr_scaling == "sqrt") return cfg.lr * std::sqrt(ratio);
+  return cfg.lr;
 }
 
 }  // namespace rampart

@@ -29,6 +29,11 @@ struct TrainConfig {
   int epochs = 5;
   int64_t batch = 128;      // global batch, split across ranks
   double lr = 0.05;
+  // Large global batches (many ranks): the peak learning rate is scaled from the batch `lr` was
+  // tuned for, lr_base_batch: "none", "linear" (lr * batch / base, Goyal et al. 2017) or "sqrt"
+  // (lr * sqrt(batch / base)). effective_lr() is what the schedule peaks at.
+  std::string lr_scaling = "none";
+  int64_t lr_base_batch = 128;
   std::string lr_schedule = "warmup-cosine";
   double warmup = 0.1;
   double momentum = 0.9, weight_decay = 5e-4;
@@ -100,5 +105,8 @@ struct TrainConfig {
 // machine can run cfg.device at all is check_device()'s (compute_backend.h): a property of the
 // machine, not of the configuration (`rampart plan` plans for a device it need not have).
 void validate(const TrainConfig& cfg, int world);
+
+// The peak learning rate after --lr-scaling (cfg.lr itself with "none").
+double effective_lr(const TrainConfig& cfg);
 
 }  // namespace rampart

@@ -91,7 +91,7 @@ void Trainer::build_model() {
   sgd_.emplace(SgdConfig{cfg_.momentum, cfg_.weight_decay}, model_->num_params());
   batches_ = num_batches(n_train_, cfg_.batch);
   lr_.kind = parse_lr_kind(cfg_.lr_schedule);
-  lr_.peak = cfg_.lr;
+  lr_.peak = effective_lr(cfg_);
   lr_.total_steps = batches_ * cfg_.epochs;
   lr_.warmup_fraction = cfg_.warmup;
   // Ranks must agree before any collective of the training loop.
@@ -168,6 +168,7 @@ void Trainer::report_start() {
                          {"batches_per_epoch", batches_}, {"epochs", cfg_.epochs}, {"start_step", start_step_},
                          {"attack", adversarial_ ? attack_.name : "none"}, {"eps", cfg_.eps},
                          {"attack_steps", adversarial_ ? attack_.steps : 0}, {"loss", cfg_.loss},
+                         {"lr", lr_.peak}, {"lr_scaling", cfg_.lr_scaling}, {"batch", cfg_.batch},
                          {"augment", cfg_.augment}};
   if (adversarial_) {
     info["attack_objective"] = attack_.objective;

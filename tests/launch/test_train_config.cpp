@@ -2,6 +2,8 @@
 // train(); and the Trainer driven step by step (trainer.h) ending where train() ends.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -45,6 +47,13 @@ TEST(TrainConfig, EveryCheckInOnePlace) {
   expect_refused<ConfigError>(c, 129, "batch (the global batch) must be at least the number of ranks: batch 128, ranks 129");
   c.lr = 0;
   expect_refused<ConfigError>(c, 1, "lr must be > 0");
+  c = {};
+  c.lr_scaling = "cubic";
+  expect_refused<ConfigError>(c, 1, "--lr-scaling: expected none, linear or sqrt, found \"cubic\"");
+  c = {};
+  c.lr_scaling = "linear";
+  c.lr_base_batch = 0;
+  expect_refused<ConfigError>(c, 1, "--lr-base-batch must be at least 1 (the global batch --lr was tuned for), found 0");
   c = {};
   c.resume = true;
   expect_refused<UsageError>(c, 1, "--resume continues from <out>/checkpoint.h5 and needs --out");
@@ -92,6 +101,22 @@ TEST(TrainConfig, EveryCheckInOnePlace) {
 }
 
 // BF16 attack passes: accepted on a CPU with native BF16, refused with the reason elsewhere.
+TEST(TrainConfig, LearningRateScalesWithTheGlobalBatch) {
+  TrainConfig c;
+  c.lr = 0.05;
+  c.batch = 1024;
+  EXPECT_DOUBLE_EQ(effective_lr(c), 0.05);  // none: as given
+  c.lr_scaling = "linear";
+  EXPECT_DOUBLE_EQ(effective_lr(c), 0.4);   // 0.05 x 1024 / 128
+  c.lr_scaling = "sqrt";
+  EXPECT_NEAR(effective_lr(c), 0.05 * std::sqrt(8.0), 1e-15);
+  c.lr_base_batch = 1024;                   // tuned at this batch: no change
+  EXPECT_DOUBLE_EQ(effective_lr(c), 0.05);
+  c.lr_scaling = "linear";
+  c.batch = 64;                             // smaller than the base: scaled down
+  EXPECT_DOUBLE_EQ(effective_lr(c), 0.05 / 16);
+}
+
 TEST(TrainConfig, Bf16AttackNeedsNativeBf16) {
   TrainConfig c;
   c.attack_precision = "bf16";
