@@ -7,7 +7,7 @@
 #                                     namespace = .254); writes DIR/hosts ("name namespace address"),
 #                                     DIR/hostfile (Open MPI, 1 slot each) and DIR/env
 #   netns_hosts.sh stop DIR           kills every process left in the hosts, removes them
-#   netns_hosts.sh exec DIR HOST CMD...  runs CMD on HOST (its network, its hostname, its /tmp)
+#   netns_hosts.sh exec DIR HOST CMD...  runs CMD on HOST (its network, its hostname)
 #   netns_hosts.sh rsh DIR HOST CMD...   the same through "sh -c", as ssh (with keepalives) would run
 #                                     it: Open MPI's launch agent (--mca plm_rsh_agent "netns_hosts.sh
 #                                     rsh DIR"); see the rsh case below
@@ -38,22 +38,17 @@ answers() {
   [ "$rc" -ne 124 ]
 }
 
-# Runs CMD in HOST's namespaces. The hostname is set in a private UTS namespace, so that Open MPI,
-# PMIx and Slurm on each host see a host of their own. nsenter rather than `ip netns exec`: the
-# latter also gives the command a fresh /sys without the cgroup file systems (slurmd needs them),
-# and forks, so the PID started would not be the command's. /proc/net is the host's either way
-# (read host_bytes); /sys/class/net is the machine's.
-# Each host has a /tmp of its own (DIR/tmp/HOST bound over /tmp in a private mount namespace), as
-# cluster nodes do: Slurm's PMIx and Open MPI keep per-node files there under fixed names. Files
-# every host must see (data, checkpoints) belong elsewhere, as on a cluster's shared file system.
+# Runs CMD in HOST's namespaces: its network, and a private UTS namespace with the host's name, so
+# that Open MPI, PMIx and Slurm on each host see a host of their own. The file system stays the
+# machine's (a cluster's shared file system; per-node files are kept apart by host name, and
+# Slurm's by TmpFS=.../%n). No mount namespace: nsenter rather than `ip netns exec`, which
+# remounts /sys (hiding the cgroup file systems slurmd needs), forks (so the PID started is not
+# the command's), and cannot run in a chroot whose / is not a mount point (CI's fresh root).
 in_host() {
   local host=$1 ns
   shift
   ns=$(ns_of "$host")
-  mkdir -p "$dir/tmp/$host"
-  chmod 1777 "$dir/tmp/$host"
-  exec nsenter --net="/run/netns/$ns" unshare --uts --mount -- \
-    sh -c 'hostname "$0" && mount --bind "$1" /tmp && shift && exec "$@"' "$host" "$dir/tmp/$host" "$@"
+  exec nsenter --net="/run/netns/$ns" unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
 }
 
 make_set() {  # X N: the bridge, N hosts, DIR/hosts and DIR/hostfile; fails at the first error
@@ -67,10 +62,10 @@ make_set() {  # X N: the bridge, N hosts, DIR/hosts and DIR/hostfile; fails at t
     ip netns add "$ns" || return 1
     ip link add "rp${x}h$i" type veth peer name "rp${x}b$i" || return 1
     ip link set "rp${x}h$i" netns "$ns" &&
-      ip netns exec "$ns" ip link set "rp${x}h$i" name eth0 &&
-      ip netns exec "$ns" ip addr add "10.213.$x.$i/24" dev eth0 &&
-      ip netns exec "$ns" ip link set lo up &&
-      ip netns exec "$ns" ip link set eth0 up &&
+      ip -n "$ns" link set "rp${x}h$i" name eth0 &&
+      ip -n "$ns" addr add "10.213.$x.$i/24" dev eth0 &&
+      ip -n "$ns" link set lo up &&
+      ip -n "$ns" link set eth0 up &&
       ip link set "rp${x}b$i" master "$br" &&
       ip link set "rp${x}b$i" up || return 1
     echo "h$i $ns 10.213.$x.$i rp${x}b$i" >>"$dir/hosts.tmp"
@@ -190,7 +185,7 @@ ENV
     [ $# -eq 2 ] || usage
     ns=$(ns_of "$1") peer=$(host_field "$1" 4) rate=$2
     if [ "$rate" = off ]; then
-      ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null || true
+      nsenter --net="/run/netns/$ns" tc qdisc del dev eth0 root 2>/dev/null || true
       tc qdisc del dev "$peer" root 2>/dev/null || true
     else
       # A token bucket each way: HOST's sends (its eth0) and what it receives (the bridge port).
@@ -198,14 +193,14 @@ ENV
       burst=$(awk -v r="$rate" 'BEGIN { n = r + 0; u = r; sub(/^[0-9.]+/, "", u);
         m = (u ~ /^g/) ? 1e9 : (u ~ /^m/) ? 1e6 : (u ~ /^k/) ? 1e3 : 1; b = n * m / 8 / 100;
         if (b < 65536) b = 65536; printf "%d", b }')
-      ip netns exec "$ns" tc qdisc replace dev eth0 root tbf rate "$rate" burst "$burst" latency 100ms
+      nsenter --net="/run/netns/$ns" tc qdisc replace dev eth0 root tbf rate "$rate" burst "$burst" latency 100ms
       tc qdisc replace dev "$peer" root tbf rate "$rate" burst "$burst" latency 100ms
     fi
     ;;
   link)
     [ $# -eq 2 ] || usage
     case $2 in up|down) ;; *) usage ;; esac
-    ip netns exec "$(ns_of "$1")" ip link set eth0 "$2"
+    ip -n "$(ns_of "$1")" link set eth0 "$2"
     ;;
   signal)
     [ $# -eq 2 ] || usage

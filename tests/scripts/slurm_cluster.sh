@@ -49,8 +49,12 @@ write_conf() {
     # Every host sees this machine's cores (slurmd checks the count against the hardware).
     nodes=$(awk -v c="$cpus" '{ printf "NodeName=%s NodeAddr=%s CPUs=%s State=UNKNOWN\n", $1, $3, c }' "$RAMPART_SLURM_HOSTS/hosts")
     partition_nodes=$(awk '{ printf "%s%s", (NR > 1 ? "," : ""), $1 }' "$RAMPART_SLURM_HOSTS/hosts")
+    # Per-node temporary files (PMIx keeps its under fixed names there): the hosts share this
+    # machine's file system, so each node gets a folder of its own.
+    tmpfs_line="TmpFS=$dir/nodetmp/%n"
   else
     ctl=$host
+    tmpfs_line=""
     nodes="NodeName=$host CPUs=$cpus State=UNKNOWN"
     partition_nodes=$host
   fi
@@ -88,6 +92,7 @@ SlurmctldPidFile=$dir/slurmctld.pid.slurm
 SlurmdPidFile=$dir/slurmd.%n.pid.slurm
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.%n.log
+$tmpfs_line
 $nodes
 PartitionName=debug Nodes=$partition_nodes Default=YES MaxTime=INFINITE State=UP
 CONF
@@ -112,7 +117,7 @@ case $cmd in
       : >"$dir/slurmd.pids"
       while read -r node _; do
         # Each node's slurmd on its host; -N names the node (the host's name too).
-        mkdir -p "$dir/spool/$node"
+        mkdir -p "$dir/spool/$node" "$dir/nodetmp/$node"
         setsid "$(dirname "$0")/netns_hosts.sh" exec "$RAMPART_SLURM_HOSTS" "$node" \
           slurmd -D -N "$node" -f "$conf" >"$dir/log/slurmd.$node.out" 2>&1 </dev/null &
         echo $! >>"$dir/slurmd.pids"
