@@ -43,7 +43,8 @@ answers() {
 # machine's (a cluster's shared file system; per-node files are kept apart by host name, and
 # Slurm's by TmpFS=.../%n). No mount namespace: nsenter rather than `ip netns exec`, which
 # remounts /sys (hiding the cgroup file systems slurmd needs), forks (so the PID started is not
-# the command's), and cannot run in a chroot whose / is not a mount point (CI's fresh root).
+# the command's), and cannot run in a chroot whose / is not a mount point (CI's fresh root;
+# `ip -n` neither, for the same reason).
 in_host() {
   local host=$1 ns
   shift
@@ -62,10 +63,10 @@ make_set() {  # X N: the bridge, N hosts, DIR/hosts and DIR/hostfile; fails at t
     ip netns add "$ns" || return 1
     ip link add "rp${x}h$i" type veth peer name "rp${x}b$i" || return 1
     ip link set "rp${x}h$i" netns "$ns" &&
-      ip -n "$ns" link set "rp${x}h$i" name eth0 &&
-      ip -n "$ns" addr add "10.213.$x.$i/24" dev eth0 &&
-      ip -n "$ns" link set lo up &&
-      ip -n "$ns" link set eth0 up &&
+      nsenter --net="/run/netns/$ns" ip link set "rp${x}h$i" name eth0 &&
+      nsenter --net="/run/netns/$ns" ip addr add "10.213.$x.$i/24" dev eth0 &&
+      nsenter --net="/run/netns/$ns" ip link set lo up &&
+      nsenter --net="/run/netns/$ns" ip link set eth0 up &&
       ip link set "rp${x}b$i" master "$br" &&
       ip link set "rp${x}b$i" up || return 1
     echo "h$i $ns 10.213.$x.$i rp${x}b$i" >>"$dir/hosts.tmp"
@@ -200,7 +201,7 @@ ENV
   link)
     [ $# -eq 2 ] || usage
     case $2 in up|down) ;; *) usage ;; esac
-    ip -n "$(ns_of "$1")" link set eth0 "$2"
+    nsenter --net="/run/netns/$(ns_of "$1")" ip link set eth0 "$2"
     ;;
   signal)
     [ $# -eq 2 ] || usage
