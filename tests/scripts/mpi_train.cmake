@@ -56,5 +56,5 @@ set_tests_properties(slurm_train_preempt PROPERTIES FIXTURES_REQUIRED mpi_train_
 # The same on 2 Slurm nodes, each a network host of its own (netns_hosts.sh), sbatch -N 2.
 add_test(NAME slurm_train_preempt_hosts COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/slurm_train_preempt.sh hosts)
 set_tests_properties(slurm_train_preempt_hosts PROPERTIES FIXTURES_REQUIRED mpi_train_data TIMEOUT 240
-                     SKIP_RETURN_CODE 77 RESOURCE_LOCK slurm PROCESSORS 2 LABELS "slurm;multihost;train"
+                     SKIP_RETURN_CODE 77 RESOURCE_LOCK slurm PROCESSORS 2 LABELS "slurm;multihost;train;asan-skip"
                      ENVIRONMENT "${RAMPART_TRAIN_TEST_ENV}")

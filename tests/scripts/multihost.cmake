@@ -12,4 +12,7 @@ foreach(fault link-down kill-host stall-host)
 endforeach()
 set_tests_properties(multihost_train multihost_fault_link-down multihost_fault_kill-host multihost_fault_stall-host
                      PROPERTIES FIXTURES_REQUIRED mpi_train_data ENVIRONMENT "${RAMPART_TRAIN_TEST_ENV};OMP_NUM_THREADS=1"
-                     TIMEOUT 240 SKIP_RETURN_CODE 77 PROCESSORS 2 LABELS "mpi;multihost;train")
+                     TIMEOUT 240 SKIP_RETURN_CODE 77 PROCESSORS 2 LABELS "mpi;multihost;train;asan-skip")
+# asan-skip: what these exercise in rampart's own code (heartbeats, the watchdog, the trainer) runs
+# under the sanitizers in the unit tests and mpi_train_*; these add launch and network behaviour,
+# and time limits that instrumented ranks would stretch.
