@@ -19,16 +19,7 @@ PY=$(benchmarks/peer_venv.sh)
 scripts/import-fmnist.sh "$BUILD/bin/rampart" >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 - "$tmp/fmnist32x3.h5" 160 <<'EOF'
-import sys, h5py, numpy as np
-out, n = sys.argv[1], int(sys.argv[2])
-with h5py.File("data/train.h5", "r") as f:
-    x, y = f["images"][:n], f["labels"][:n]
-x = np.repeat(np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2))), 3, axis=1)
-with h5py.File(out, "w") as f:
-    f["images"], f["labels"] = x, y
-    f.attrs["classes"] = np.int64(10)
-EOF
+/usr/bin/python3 benchmarks/fmnist32x3.py "$tmp/fmnist32x3.h5" 160
 rss() {  # LABEL CMD...: runs CMD, prints "LABEL|peak MB"
   local label=$1
   shift

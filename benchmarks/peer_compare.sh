@@ -48,16 +48,7 @@ if [ "$MODEL" = small-cnn ]; then
   data=${DATA:-data/train.h5}
 else
   data=${DATA:-$tmp/fmnist32x3.h5}
-  [ -f "$data" ] || /usr/bin/python3 - "$data" "$(( BATCH * (WARMUP + STEPS) ))" <<'EOF'
-import sys, h5py, numpy as np
-out, n = sys.argv[1], int(sys.argv[2])
-with h5py.File("data/train.h5", "r") as f:
-    x, y = f["images"][:n], f["labels"][:n]
-x = np.repeat(np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2))), 3, axis=1)
-with h5py.File(out, "w") as f:
-    f["images"], f["labels"] = x, y
-    f.attrs["classes"], f.attrs["source"] = np.int64(10), "Fashion-MNIST padded to 32x32, 3 channels"
-EOF
+  [ -f "$data" ] || /usr/bin/python3 benchmarks/fmnist32x3.py "$data" "$(( BATCH * (WARMUP + STEPS) ))"
 fi
 if [[ " $CONFIGS " == *" debian "* ]] && ! /usr/bin/python3 -c "import torch, h5py" 2>/dev/null; then
   echo "peer_compare: Debian's python3-torch is not installed: no historical PyTorch 1.13 row" >&2

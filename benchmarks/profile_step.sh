@@ -25,16 +25,7 @@ if [ "$MODEL" = small-cnn ]; then
   DATA=${DATA:-data/train.h5}
 else  # a zoo network: CIFAR-shaped images, as benchmarks/peer_compare.sh makes them
   DATA=${DATA:-$tmp/fmnist32x3.h5}
-  [ -f "$DATA" ] || /usr/bin/python3 - "$DATA" "$(( BATCH * (STEPS + 3) ))" <<'PY'
-import sys, h5py, numpy as np
-out, n = sys.argv[1], int(sys.argv[2])
-with h5py.File("data/train.h5", "r") as f:
-    x, y = f["images"][:n], f["labels"][:n]
-x = np.repeat(np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2))), 3, axis=1)
-with h5py.File(out, "w") as f:
-    f["images"], f["labels"] = x, y
-    f.attrs["classes"], f.attrs["source"] = np.int64(10), "Fashion-MNIST padded to 32x32, 3 channels"
-PY
+  [ -f "$DATA" ] || /usr/bin/python3 benchmarks/fmnist32x3.py "$DATA" "$(( BATCH * (STEPS + 3) ))"
 fi
 out=benchmarks/results/profile_$MODEL.md
 py=/usr/bin/python3

@@ -69,14 +69,18 @@ rank_pid() {
 # repository), work (a scratch folder) and status (set to 1 by a failed comparison).
 # run NP NAME [train flags]: the reference protocol's config, batch 64, 1 thread a rank.
 # diff_ck A B MODE [informational]: checkpoint_diff of two runs, MODE --exact or "--tol T".
-run() {  # NP NAME [train flags]
-  local np=$1 name=$2 t0
-  shift 2
+run() { run_on MPIRUN "$@"; }  # NP NAME [train flags]
+# run_on LAUNCHER NP NAME [train flags]: the same with the launch command in the array LAUNCHER
+# (multihost_lib.sh's MPIRUN_HOSTS: one rank per network host).
+run_on() {
+  local -n launcher=$1
+  local via=$1 np=$2 name=$3 t0
+  shift 3
   t0=$(now)
-  "${MPIRUN[@]}" -np "$np" "$RAMPART_BIN" train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" \
+  "${launcher[@]}" -np "$np" "$RAMPART_BIN" train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" \
     --out "$work/$name" --batch 64 --threads 1 --json "$@" >"$work/$name.json" 2>"$work/$name.log" ||
-    { cat "$work/$name.log"; die "training $name on $np ranks failed"; }
-  say "$name: $np rank(s), $(since "$t0") s"
+    { cat "$work/$name.log"; die "training $name with $np ranks ($via) failed"; }
+  say "$name: $np rank(s) ($via), $(since "$t0") s"
 }
 diff_ck() {  # A B MODE [informational]
   local line rc=0

@@ -25,13 +25,5 @@ hosts_cleanup() { "$NETNS_HOSTS" stop "$work/net" >/dev/null 2>&1 || true; }
 # Bytes HOST has sent over its link so far.
 host_tx_bytes() { "$NETNS_HOSTS" exec "$work/net" "$1" awk '$1 == "eth0:" { print $10 }' /proc/net/dev; }
 
-# run_hosts NP NAME [train flags]: as run (mpi_train_lib.sh), one rank per host.
-run_hosts() {
-  local np=$1 name=$2 t0
-  shift 2
-  t0=$(now)
-  "${MPIRUN_HOSTS[@]}" -np "$np" "$RAMPART_BIN" train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" \
-    --out "$work/$name" --batch 64 --threads 1 --json "$@" >"$work/$name.json" 2>"$work/$name.log" ||
-    { cat "$work/$name.log"; die "training $name on $np hosts failed"; }
-  say "$name: $np hosts x 1 rank, $(since "$t0") s"
-}
+# run_hosts NP NAME [train flags]: mpi_train_lib.sh's run, one rank per host.
+run_hosts() { run_on MPIRUN_HOSTS "$@"; }
