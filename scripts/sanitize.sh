@@ -45,7 +45,7 @@ case "$kind" in
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp}
     # One OpenMP thread: GCC's libgomp synchronises through futexes TSan cannot see.
     export OMP_NUM_THREADS=1
-    select=(-R '^(GradReducer|Watchdog)\.|^train_signals$|^mpi_train_preempt$|^mpi_train_preempt_one_rank$')
+    select=(-R '^(GradReducer|Watchdog|Heartbeat)\.|^train_signals$|^mpi_train_preempt$|^mpi_train_preempt_one_rank$')
     ;;
   *)
     echo "scripts/sanitize.sh: unknown kind '$kind'; expected asan or tsan" >&2
