@@ -395,6 +395,10 @@ expect 78 "lr-schedule: expected constant, step, cosine or warmup-cosine, found 
 expect 78 "attack-init: expected random or carry, found \"zero\"" -- "$bin" train --data "$tmp/test.h5" --attack-init zero
 expect 78 "attack-bn: expected auto, eval or train, found \"batch\"" -- "$bin" train --data "$tmp/test.h5" --attack-bn batch
 expect 78 "attack-precision: expected fp32 or bf16, found \"fp16\"" -- "$bin" train --data "$tmp/test.h5" --attack-precision fp16
+expect 78 "--lr-scaling: expected none, linear or sqrt, found \"cubic\"" -- "$bin" train --data "$tmp/test.h5" \
+  --lr-scaling cubic
+expect 78 "--lr-base-batch must be at least 1 (the global batch --lr was tuned for), found 0" -- "$bin" train \
+  --data "$tmp/test.h5" --lr-scaling linear --lr-base-batch 0
 expect 78 "loss: expected ce, trades or mart, found \"trades-kl\"" -- "$bin" train --data "$tmp/test.h5" --loss trades-kl
 expect 78 "--loss trades compares the clean and the attacked prediction: it needs an attack" -- "$bin" train \
   --data "$tmp/test.h5" --loss trades --attack none

@@ -15,6 +15,11 @@ for ranks in 1 64; do
   [[ $(py "d['total_usd'] <= 20 * (1 + 1e-9)" "$work/plan.json") == True ]] || fail "plan total over \$20"
   [[ $(py "len(d['rows']) >= 1 and all(r['usd'] > 0 for r in d['rows'])" "$work/plan.json") == True ]] ||
     fail "no priced rows"
+  # The predicted step at --ranks (bench_multihost.sh compares it with measured steps): an
+  # all-reduce only with more than one rank, never more exposed than there is, inside the step.
+  [[ $(py "(p := d['predicted'])['step_s'] > 0 and 0 <= p['allreduce_exposed_s'] <= p['allreduce_s'] < p['step_s'] \
+           and (p['allreduce_s'] > 0) == ($ranks > 1) and p['grad_bytes'] > 0" "$work/plan.json") == True ]] ||
+    fail "plan --json predicted: $(py "d.get('predicted')" "$work/plan.json")"
   echo "ranks $ranks: $(py "d['total_usd'], d['epochs_that_fit'], [r['K'] for r in d['rows']]" "$work/plan.json")"
 done
 # Half of what 5 epochs of PGD-7 cost here, planned budgeted: within. Both plans use the same
