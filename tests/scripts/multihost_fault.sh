@@ -34,17 +34,7 @@ case $fault in
   *) die "unknown fault '$fault'" ;;
 esac
 TEST_NAME="multihost_fault $fault"
-ensure_data
-work=$(mktemp -d /var/tmp/rampart-fault.XXXXXX)   # not /tmp: each host has its own (netns_hosts.sh)
-mp=""
-cleanup() {
-  [ -n "$mp" ] && kill -KILL "$mp" 2>/dev/null || true
-  hosts_cleanup
-  rm -rf "$work"
-}
-trap cleanup EXIT
-T0=$(now)
-hosts_start 2
+hosts_begin fault 2
 # 3 epochs of 8 steps, a checkpoint every 4 steps; the fault lands after the step-8 checkpoint.
 args=(train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" --epochs 3 --limit 512 --batch 64
       --log-every 1 --threads 1 --checkpoint-every 4 --timeout "$timeout_s")

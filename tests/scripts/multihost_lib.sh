@@ -2,7 +2,7 @@
 # Starts HOSTS network hosts (netns_hosts.sh) in $work/net and sets MPIRUN_HOSTS: mpirun
 # launching one rank per host through `ip netns exec`, ranks talking TCP over the hosts' links
 # only (no shared memory between hosts: btl tcp,self), Open MPI's own traffic on the same links.
-# The caller sets work and calls hosts_cleanup from its EXIT trap.
+# hosts_begin sets up a test: work folder, hosts, cleanup on exit.
 # shellcheck shell=bash
 NETNS_HOSTS=$here/netns_hosts.sh
 
@@ -21,6 +21,18 @@ hosts_start() {  # N
                 --mca btl tcp,self --mca btl_tcp_if_include "$RAMPART_NETNS_SUBNET")
 }
 hosts_cleanup() { "$NETNS_HOSTS" stop "$work/net" >/dev/null 2>&1 || true; }
+
+# hosts_begin NAME N: the Fashion-MNIST import, a work folder in /var/tmp (not /tmp: the hosts
+# share the machine's file system, as a cluster's shared one), N hosts, and an EXIT trap that
+# kills the mpirun in $mp (if any), stops the hosts and removes the folder. Sets work, mp, T0.
+hosts_begin() {
+  ensure_data
+  work=$(mktemp -d "/var/tmp/rampart-$1.XXXXXX")
+  mp=""
+  trap 'if [ -n "$mp" ]; then kill -KILL "$mp" 2>/dev/null || true; fi; hosts_cleanup; rm -rf "$work"' EXIT
+  T0=$(now)
+  hosts_start "$2"
+}
 
 # Bytes HOST has sent over its link so far.
 host_tx_bytes() { "$NETNS_HOSTS" exec "$work/net" "$1" awk '$1 == "eth0:" { print $10 }' /proc/net/dev; }

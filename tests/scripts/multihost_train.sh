@@ -17,17 +17,7 @@ root=$(cd "$here/../.." && pwd)
 source "$here/mpi_train_lib.sh"
 # shellcheck source=multihost_lib.sh
 source "$here/multihost_lib.sh"
-ensure_data
-work=$(mktemp -d /var/tmp/rampart-multihost.XXXXXX)   # not /tmp: each host has its own (netns_hosts.sh)
-mp=""
-cleanup() {
-  [ -n "$mp" ] && kill -KILL "$mp" 2>/dev/null || true
-  hosts_cleanup
-  rm -rf "$work"
-}
-trap cleanup EXIT
-T0=$(now)
-hosts_start 2
+hosts_begin multihost 2
 say "hosts: $(awk '{ printf "%s %s  ", $1, $3 }' "$work/net/hosts")"
 status=0
 
