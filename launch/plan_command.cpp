@@ -109,8 +109,8 @@ StepCosts calibrate_here(const TrainConfig& cfg, const Dataset& set, int64_t n_t
   StepCosts c = backend->calibrate(x, labels.data(), calibration_for(cfg));
   c.epoch_load_s = load_s;
 
-  CarriedStarts carried(carries_perturbations(cfg), n_train, C * H * W);
-  const StepBatch batch{images.data(), labels.data(), rows.data(), n, n, C, H, W};
+  CarriedStarts carried(carries_perturbations(cfg), n_train, C * H * W, 0, 1);
+  const StepBatch batch{images.data(), labels.data(), rows.data(), rows.data(), n, n, C, H, W};
   const Policy policy = effective_policy(cfg);
   std::vector<int32_t> y;
   auto step_at = [&](int K) {
@@ -132,7 +132,7 @@ StepCosts calibrate_here(const TrainConfig& cfg, const Dataset& set, int64_t n_t
   Checkpoint ck;
   store_model(model, &sgd, ck);
   ck.config = cfg.config_text;
-  carried.save(ck);
+  carried.save(ck, &self);
   const WriteTiming w = time_checkpoint_write(ck, dir);
   c.checkpoint_write_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_write).count();
   c.checkpoint_bytes = w.bytes;

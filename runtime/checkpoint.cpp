@@ -1,7 +1,10 @@
 // Checkpoint write (atomic) and read (validated); see checkpoint.h.
 #include "runtime/checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
 
 #include "runtime/errors.h"
 #include "runtime/io/h5.h"
@@ -68,6 +71,57 @@ nlohmann::json optional_state(const h5::Group& root, const std::string& group) {
   return g.has_attr("state_json") ? parse_json(g, "state_json") : nlohmann::json();
 }
 
+// /attack/carried_codes int8 [examples, dim] and /attack/carried_scale float32 [examples],
+// created whole and filled as ck.carried_rows hands ranges over. The ranges (a rank's shard, or
+// a part of one) need not meet the checksum's chunks, so they are gathered into whole chunks
+// of codes first: each chunk is written, and checksummed, once.
+void write_carried(h5::Group a, const Checkpoint& ck) {
+  const int64_t n = ck.carried_examples, dim = ck.carried_dim;
+  if (!ck.carried_rows || dim < 1)
+    throw std::logic_error("write_checkpoint: carried_examples is set without carried_rows and carried_dim");
+  h5::Dataset codes = a.create<int8_t>("carried_codes", {n, dim}, h5::Integrity::kChecksum);
+  h5::Dataset scale = a.create<float>("carried_scale", {n}, h5::Integrity::kChecksum);
+  const int64_t block = std::max<int64_t>(1, codes.chunk_rows());
+  std::vector<int8_t> block_codes(size_t(std::min(block, n) * dim));
+  std::vector<float> block_scale(size_t(std::min(block, n)));
+  int64_t next = 0, block_first = 0;  // rows [block_first, next) wait in the block
+  auto flush = [&] {
+    if (next == block_first) return;
+    codes.write_rows(block_first, next, block_codes.data());
+    scale.write_rows(block_first, next, block_scale.data());
+    block_first = next;
+  };
+  ck.carried_rows([&](const CarriedRows& r) {
+    if (r.first != next || r.n < 0 || r.first + r.n > n)
+      throw std::logic_error("write_checkpoint: carried rows [" + std::to_string(r.first) + ", " +
+                             std::to_string(r.first + r.n) + ") handed over where rows from " +
+                             std::to_string(next) + " of " + std::to_string(n) + " were expected");
+    for (int64_t done = 0; done < r.n;) {
+      const int64_t k = std::min(r.n - done, block - (next - block_first));
+      std::memcpy(block_codes.data() + (next - block_first) * dim, r.codes + done * dim, size_t(k * dim));
+      std::memcpy(block_scale.data() + (next - block_first), r.scale + done, size_t(k) * sizeof(float));
+      next += k;
+      done += k;
+      if (next - block_first == block) flush();
+    }
+  });
+  flush();
+  if (next != n)
+    throw std::logic_error("write_checkpoint: carried rows ended at " + std::to_string(next) + " of " +
+                           std::to_string(n));
+}
+
+// The two carried arrays of a checkpoint's /attack group, their types and shapes checked.
+std::pair<h5::Dataset, h5::Dataset> carried_arrays(const std::string& path, const h5::Group& a) {
+  h5::Dataset codes = a.dataset("carried_codes"), scale = a.dataset("carried_scale");
+  codes.require(h5::DType::kInt8, 2, "[examples, pixels]");
+  scale.require(h5::DType::kFloat32, 1, "[examples]");
+  if (codes.shape()[0] != scale.shape()[0])
+    throw DataError(path + ": /attack/carried_codes has " + std::to_string(codes.shape()[0]) +
+                    " rows but /attack/carried_scale has " + std::to_string(scale.shape()[0]));
+  return {std::move(codes), std::move(scale)};
+}
+
 }  // namespace
 
 void write_checkpoint(const std::string& path, const Checkpoint& ck) {
@@ -85,12 +139,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
     write_arrays(root.create_group("optimizer"), ck.optimizer);
     root.create_group("rng").set_attr("state_json", ck.rng.dump());
     root.create_group("scheduler").set_attr("state_json", ck.scheduler.dump());
-    if (!ck.carried_scale.empty()) {
-      const int64_t n = int64_t(ck.carried_scale.size());
-      h5::Group a = root.create_group("attack");
-      a.write<int8_t>("carried_codes", {n, ck.carried_dim}, ck.carried_codes, h5::Integrity::kChecksum);
-      a.write<float>("carried_scale", {n}, ck.carried_scale, h5::Integrity::kChecksum);
-    }
+    if (ck.carried_examples > 0) write_carried(root.create_group("attack"), ck);
   });
 }
 
@@ -134,18 +183,33 @@ Checkpoint read_checkpoint(const std::string& path) {
   ck.rng = optional_state(root, "rng");
   ck.scheduler = optional_state(root, "scheduler");
   if (root.is_group("attack")) {
-    h5::Group a = root.group("attack");
-    h5::Dataset codes = a.dataset("carried_codes"), scale = a.dataset("carried_scale");
-    codes.require(h5::DType::kInt8, 2, "[examples, pixels]");
-    scale.require(h5::DType::kFloat32, 1, "[examples]");
-    if (codes.shape()[0] != scale.shape()[0])
-      throw DataError(path + ": /attack/carried_codes has " + std::to_string(codes.shape()[0]) +
-                      " rows but /attack/carried_scale has " + std::to_string(scale.shape()[0]));
+    auto [codes, scale] = carried_arrays(path, root.group("attack"));
+    ck.carried_examples = codes.shape()[0];
     ck.carried_dim = codes.shape()[1];
-    ck.carried_codes = codes.read<int8_t>();
-    ck.carried_scale = scale.read<float>();
   }
   return ck;
+}
+
+CarriedRowsRead read_carried_rows(const std::string& path, int64_t begin, int64_t end) {
+  auto read = [&] {
+    h5::File f = h5::File::open(path);
+    if (!f.root().is_group("attack"))
+      throw DataError(path + ": expected carried perturbations (/attack/carried_codes), found none");
+    auto [codes, scale] = carried_arrays(path, f.root().group("attack"));
+    if (begin < 0 || begin > end || end > codes.shape()[0])
+      throw DataError(path + ": expected carried perturbations for examples [" + std::to_string(begin) + ", " +
+                      std::to_string(end) + "), found " + std::to_string(codes.shape()[0]) + " examples");
+    CarriedRowsRead out;
+    out.codes.resize(size_t((end - begin) * codes.shape()[1]));
+    out.scale.resize(size_t(end - begin));
+    if (end > begin) {
+      codes.read_rows(begin, end, out.codes.data());
+      scale.read_rows(begin, end, out.scale.data());
+    }
+    return out;
+  };
+  h5::read_isolated(path, [&] { read(); });
+  return read();
 }
 
 }  // namespace rampart

@@ -34,6 +34,9 @@ class Communicator {
   virtual void barrier() = 0;
   // Every rank's string, in rank order (for agreement checks before training).
   virtual std::vector<std::string> allgather(const std::string& s) = 0;
+  // Personalized exchange: to[q] goes to rank q (to.size() == size(); to[rank()] comes back as
+  // it is); returns what each rank sent this one, in rank order. Empty strings cost nothing.
+  virtual std::vector<std::string> alltoallv(const std::vector<std::string>& to) = 0;
   // Ends every rank of the job now with this exit code (MPI_Abort); never returns.
   [[noreturn]] virtual void abort(int code) = 0;
 };

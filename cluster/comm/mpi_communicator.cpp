@@ -160,6 +160,41 @@ class MpiCommunicator final : public Communicator {
     return out;
   }
 
+  std::vector<std::string> alltoallv(const std::vector<std::string>& to) override {
+    if (int(to.size()) != size_)
+      throw std::invalid_argument("alltoallv: expected " + std::to_string(size_) + " messages, found " +
+                                  std::to_string(to.size()));
+    int64_t out_bytes = 0;
+    for (const std::string& m : to) out_bytes += int64_t(m.size());
+    auto guard = dog_->guard("all-to-all of " + format_bytes(double(out_bytes)));
+    const auto n = size_t(size_);
+    std::vector<int> send_len(n), send_off(n), recv_len(n), recv_off(n);
+    std::string send;
+    send.reserve(size_t(out_bytes));
+    for (size_t q = 0; q < n; ++q) {
+      if (int64_t(send.size()) + int64_t(to[q].size()) > INT_MAX)
+        throw std::invalid_argument("alltoallv: " + format_bytes(double(out_bytes)) + " exceed one MPI message");
+      send_off[q] = int(send.size());
+      send_len[q] = int(to[q].size());
+      send += to[q];
+    }
+    RAMPART_MPI(MPI_Alltoall(send_len.data(), 1, MPI_INT, recv_len.data(), 1, MPI_INT, comm_));
+    int64_t total = 0;
+    for (size_t q = 0; q < n; ++q) {
+      recv_off[q] = int(total);
+      total += recv_len[q];
+      if (total > INT_MAX) throw std::invalid_argument("alltoallv: the messages to rank " +
+                                                       std::to_string(rank_) + " exceed one MPI message");
+    }
+    std::string all(size_t(total), '\0');
+    RAMPART_MPI(MPI_Alltoallv(send.data(), send_len.data(), send_off.data(), MPI_CHAR, all.data(), recv_len.data(),
+                              recv_off.data(), MPI_CHAR, comm_));
+    std::vector<std::string> out;
+    out.reserve(n);
+    for (size_t q = 0; q < n; ++q) out.push_back(all.substr(size_t(recv_off[q]), size_t(recv_len[q])));
+    return out;
+  }
+
   [[noreturn]] void abort(int code) override { abort_job(code); }
 
  private:

@@ -146,6 +146,7 @@ class NcclComm final : public NcclCommunicator {
   }
 
   std::vector<std::string> allgather(const std::string& s) override { return host_->allgather(s); }
+  std::vector<std::string> alltoallv(const std::vector<std::string>& to) override { return host_->alltoallv(to); }
 
   [[noreturn]] void abort(int code) override {
     if (comm_) ncclCommAbort(comm_);  // frees peers blocked in our collectives

@@ -120,6 +120,7 @@ class Trainer {
     std::vector<uint8_t> images;
     std::vector<int32_t> labels;
     std::vector<int64_t> index;  // each row's index in the training set
+    std::vector<int64_t> order;  // the epoch's permutation: every rank's rows (carried starts)
   };
 
   // Set-up (trainer_setup.cpp).
@@ -156,7 +157,10 @@ class Trainer {
   }
   // Checkpoints and snapshots (trainer_checkpoint.cpp).
   void write_checkpoint(int64_t step);
-  Checkpoint checkpoint_of(int64_t step) const;  // what write_checkpoint writes (rank 0)
+  // What write_checkpoint writes (rank 0). gather_carried: the carried perturbations come from
+  // every rank (CarriedStarts::save), which then take part in the write; false: a scratch file
+  // of the same size, written by rank 0 alone (the calibration's timed write).
+  Checkpoint checkpoint_of(int64_t step, bool gather_carried = true);
   nlohmann::json scheduler_state(int64_t step) const;
   void take_snapshot();
   // The summary (trainer_summary.cpp).

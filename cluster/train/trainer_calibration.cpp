@@ -20,7 +20,8 @@ StepCosts Trainer::calibrate_costs() {
   const double load_s = seconds_since(t_load);
   auto [gb, ge] = batch_slice(0, n_train_, cfg_.batch);
   auto [lb, le] = rank_slice(gb, ge, rank_, world_);
-  const StepBatch batch{rows_.images.data(), rows_.labels.data(), rows_.index.data(), le - lb, ge - gb, C_, H_, W_};
+  const StepBatch batch{rows_.images.data(), rows_.labels.data(), rows_.index.data(), rows_.order.data() + gb,
+                        le - lb, ge - gb, C_, H_, W_};
   const int64_t first_example = lb - gb;  // a plain copy: lambdas may not capture bindings (clang)
 
   // The passes one by one, on this rank's part of the first batch (kept for the report,
@@ -69,7 +70,7 @@ StepCosts Trainer::calibrate_costs() {
     double bytes = 0;
     if (lead_) {
       try {
-        bytes = time_checkpoint_write(checkpoint_of(start_step_), cfg_.out).bytes;
+        bytes = time_checkpoint_write(checkpoint_of(start_step_, /*gather_carried=*/false), cfg_.out).bytes;
       } catch (const IoError&) {
         bytes = -1;
       }

@@ -75,9 +75,9 @@ void Trainer::open_data() {
   check_augment(augment_, H_, W_);  // before any work: a padding the images cannot take fails now
   img_ = C_ * H_ * W_;
   example_ = {C_, H_, W_};
-  // Carried perturbations (--attack-init carry): one per training example, on every rank.
+  // Carried perturbations (--attack-init carry): one per training example, sharded over the ranks.
   carry_ = adversarial_ && carries_perturbations(cfg_);
-  carried_.emplace(carry_, n_train_, img_);
+  carried_.emplace(carry_, n_train_, img_, rank_, world_);
   if (!cfg_.test_data.empty()) n_test_ = Dataset(cfg_.test_data, cfg_.eval_limit > 0 ? cfg_.eval_limit : -1).size();
 }
 

@@ -15,8 +15,8 @@ namespace rampart {
 // This rank's rows of the epoch, in the epoch's shuffled order, and where each batch's part
 // begins among them. The epoch's statistics start over.
 void Trainer::load_epoch(int epoch) {
-  std::vector<int64_t> perm = epoch_permutation(n_train_, cfg_.seed, epoch);
-  rows_.index = rank_epoch_indices(perm, cfg_.batch, rank_, world_);
+  rows_.order = epoch_permutation(n_train_, cfg_.seed, epoch);
+  rows_.index = rank_epoch_indices(rows_.order, cfg_.batch, rank_, world_);
   rows_.images.resize(rows_.index.size() * img_);
   rows_.labels.resize(rows_.index.size());
   train_set_->read_rows(rows_.index, rows_.images.data(), rows_.labels.data());
@@ -51,7 +51,7 @@ StepMetrics Trainer::step() {
 
   // The step's work (training_step.h, shared with the calibration that times it).
   StepBatch batch{rows_.images.data() + local_pos * img_, rows_.labels.data() + local_pos,
-                  rows_.index.data() + local_pos, n_local, n_global, C_, H_, W_};
+                  rows_.index.data() + local_pos, rows_.order.data() + gb, n_local, n_global, C_, H_, W_};
   m.lr = lr_.at(step_);
   const RandomKey key{cfg_.seed, Stream::kRandomStart, uint64_t(step_), first_example};
   const StepWork w = run_training_step(

@@ -18,15 +18,16 @@ StepWork run_training_step(ComputeBackend& backend, Communicator& comm, Model& m
 
   // Attack (no communication), then train on the adversarial batch.
   backend.set_batch(x, labels.data());
+  // Carried starts (carried_starts.h): this rank's rows' starts from the ranks that keep them,
+  // and afterwards where the attacks ended back to them. Collective, with rows or without.
+  const auto t0 = Clock::now();
+  carried.fetch(comm, b.batch_index, b.n_global);
   if (attack && b.n_local > 0) {
-    const auto t0 = Clock::now();
-    w.attack = backend.attack(*attack, key, carried.start(b.index, b.n_local));
-    if (carried.enabled()) carried.record(b.index, b.n_local, backend.adversarial_host().data(), x.data(), attack->eps);
-    w.attack_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    w.attack = backend.attack(*attack, key, carried.start());
+    carried.record(backend.adversarial_host().data(), x.data(), attack->eps);
   }
-  // Every rank's new perturbations to every rank: the stores stay identical, since
-  // an example is attacked by another rank in the next epoch.
-  carried.exchange(comm, b.index, b.n_local);
+  carried.give_back(comm);
+  if (attack) w.attack_s = std::chrono::duration<double>(Clock::now() - t0).count();
   // Mean over the global batch: each rank scales by 1/n_global, the all-reduce sums.
   w.loss = backend.forward_loss(1.0f / float(b.n_global));
   if (check_loss) check_loss(w.loss);

@@ -22,13 +22,14 @@ struct StepBatch {
   const uint8_t* images = nullptr;  // this rank's rows of the batch, [n_local, C, H, W] as stored
   const int32_t* labels = nullptr;  // [n_local]
   const int64_t* index = nullptr;   // [n_local]: each row's index in the training set
+  const int64_t* batch_index = nullptr;  // [n_global]: every rank's rows (index is this rank's part)
   int64_t n_local = 0, n_global = 0;
   int64_t C = 0, H = 0, W = 0;
 };
 
 struct StepWork {
   AttackStats attack;
-  double attack_s = 0;  // seconds in the attack (and the carried starts' record)
+  double attack_s = 0;  // seconds in the attack (and the carried starts' exchange)
   LossTotals loss;
   GradReducer::Stats reduce;
 };

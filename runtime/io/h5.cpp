@@ -177,6 +177,15 @@ int64_t Dataset::row_elems() const {
   return n;
 }
 
+int64_t Dataset::chunk_rows() const {
+  if (shape_.empty()) return 0;
+  Handle dcpl(H5Dget_create_plist(id()), H5Pclose);
+  if (!dcpl.valid() || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return shape_[0];
+  std::vector<hsize_t> chunk(shape_.size());
+  if (H5Pget_chunk(dcpl.get(), int(chunk.size()), chunk.data()) < 1) return shape_[0];
+  return int64_t(chunk[0]);
+}
+
 void Dataset::require(DType type, int want_rank, const char* dims_hint) const {
   if (dtype_ == type && (want_rank < 0 || rank() == want_rank)) return;
   std::string expected = dtype_name(type);

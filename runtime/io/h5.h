@@ -113,6 +113,9 @@ class Dataset : public Object {
     read_list_raw(dtype_of<T>(), rows, out);
   }
   int64_t row_elems() const;  // elements in one row (product of all dims but the first)
+  // Rows of the first dimension in one chunk (all of them for a contiguous array): a writer
+  // streaming rows writes whole chunks when it can, so none is written twice.
+  int64_t chunk_rows() const;
 
   // Writes rows [begin, end) of the first dimension (a dataset made by Group::create), one
   // hyperslab each call; data holds (end - begin) rows. IoError naming the array on failure.

@@ -1,12 +1,14 @@
 // Compares two rampart checkpoints array by array (a tool for the multi-rank
 // training tests; not an MPI program, though tests/scripts/mpi.cmake builds it
 // with them).
-//   checkpoint_diff A.h5 B.h5 --exact       every /model and /optimizer array and
-//                                           the step must be equal bit for bit
+//   checkpoint_diff A.h5 B.h5 --exact       every /model and /optimizer array, the
+//                                           carried perturbations (/attack) and the
+//                                           step must be equal bit for bit
 //   checkpoint_diff A.h5 B.h5 --tol 1e-5    every /model value within
 //                                           tol * max(1, |a|) of the other
 // Prints one line per array and a summary "max abs diff X, max rel diff Y over N
 // values"; exit 0 when the check holds, 1 when it does not, 2 on a usage error.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -96,6 +98,27 @@ int main(int argc, char** argv) {
     // Momentum must match too for a bitwise resume; under a tolerance it is not compared
     // (it is a sum of gradients, so its relative error is larger and says nothing new).
     if (exact) ok = compare("optimizer", a.optimizer, b.optimizer, true, 0, opt, verbose) && ok;
+    if (exact && (a.carried_examples || b.carried_examples)) {
+      // Compared a piece at a time: a store may not fit in memory twice.
+      int64_t differ = 0;
+      if (a.carried_examples != b.carried_examples || a.carried_dim != b.carried_dim) {
+        std::printf("attack: carried perturbations of %lld x %lld vs %lld x %lld\n", (long long)a.carried_examples,
+                    (long long)a.carried_dim, (long long)b.carried_examples, (long long)b.carried_dim);
+        ok = false;
+      } else {
+        const int64_t piece = std::max<int64_t>(1, (int64_t(64) << 20) / a.carried_dim);
+        for (int64_t r = 0; r < a.carried_examples; r += piece) {
+          const int64_t e = std::min(a.carried_examples, r + piece);
+          const CarriedRowsRead x = read_carried_rows(files[0], r, e), y = read_carried_rows(files[1], r, e);
+          for (int64_t i = 0; i < e - r; ++i)
+            differ += x.scale[i] != y.scale[i] ||
+                      std::memcmp(&x.codes[i * a.carried_dim], &y.codes[i * a.carried_dim], a.carried_dim) != 0;
+        }
+        std::printf("attack: carried perturbations: %lld of %lld examples differ\n", (long long)differ,
+                    (long long)a.carried_examples);
+        ok = ok && differ == 0;
+      }
+    }
     std::printf("checkpoint_diff: model: max abs diff %.3g, max rel diff %.3g, %lld of %lld values differ",
                 model.max_abs, model.max_rel, (long long)model.differing, (long long)model.values);
     if (exact) std::printf("; optimizer: %lld of %lld values differ", (long long)opt.differing, (long long)opt.values);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 #include "runtime/attacks/attack.h"
@@ -76,9 +77,51 @@ TEST(PerturbationStore, PackedRowsMakeAnotherStoreEqual) {
   bad.pop_back();
   EXPECT_THROW(b.unpack(bad), std::invalid_argument);
   EXPECT_THROW(b.restore(std::vector<int8_t>(3), std::vector<float>(N)), std::invalid_argument);
+  EXPECT_THROW(b.unpack(std::string()), std::invalid_argument);
 }
 
-TEST(PerturbationStore, RoundTripsThroughACheckpoint) {
+TEST(PerturbationStore, AShardHoldsItsRowsOnlyAndTheShardsFingerprintsAddUpToTheWholeStores) {
+  const int64_t dim = 6, N = 11;
+  PerturbationStore whole(N, dim), lo(N, dim, 0, 4), hi(N, dim, 4, 7);
+  EXPECT_EQ(hi.first(), 4);
+  EXPECT_EQ(hi.rows(), 7);
+  EXPECT_EQ(hi.bytes(), 7 * (dim + 4));
+  std::vector<float> x, xa;
+  sample(3, dim, 0.1f, 7, x, xa);
+  const std::vector<int64_t> idx = {2, 9, 4};
+  whole.store(idx.data(), 3, xa.data(), x.data(), 0.1f);
+  lo.store(idx.data(), 1, xa.data(), x.data(), 0.1f);
+  hi.store(idx.data() + 1, 2, xa.data() + dim, x.data() + dim, 0.1f);
+  EXPECT_EQ(lo.stored() + hi.stored(), whole.stored());
+  EXPECT_EQ(lo.fingerprint() + hi.fingerprint(), whole.fingerprint());
+  // Rows travel between stores of different ranges.
+  PerturbationStore hi2(N, dim, 4, 7);
+  hi2.unpack(whole.pack(idx.data() + 1, 2));
+  EXPECT_EQ(hi2.codes(), hi.codes());
+  std::vector<float> d(dim);
+  uint8_t has = 0;
+  EXPECT_THROW(lo.load(&idx[1], 1, d.data(), &has), std::out_of_range);
+  EXPECT_THROW(lo.store(&idx[2], 1, xa.data(), x.data(), 0.1f), std::out_of_range);
+  EXPECT_THROW(lo.unpack(whole.pack(idx.data() + 1, 1)), std::out_of_range);
+  EXPECT_THROW(PerturbationStore(N, dim, 8, 4), std::invalid_argument);
+}
+
+// Writes the store's rows into a checkpoint in ranges of `piece` rows.
+void write_store(const std::string& path, const PerturbationStore& s, int64_t piece) {
+  Checkpoint ck;
+  ck.arch = nlohmann::json::array();
+  ck.carried_examples = s.examples();
+  ck.carried_dim = s.dim();
+  ck.carried_rows = [&](const CarriedRowsSink& sink) {
+    for (int64_t b = 0; b < s.examples(); b += piece) {
+      const int64_t n = std::min(piece, s.examples() - b);
+      sink({b, n, s.codes().data() + b * s.dim(), s.scales().data() + b});
+    }
+  };
+  write_checkpoint(path, ck);
+}
+
+TEST(PerturbationStore, RoundTripsThroughACheckpointInRanges) {
   testing::TempDir dir;
   const int64_t dim = 12, N = 9;
   PerturbationStore s(N, dim);
@@ -86,22 +129,38 @@ TEST(PerturbationStore, RoundTripsThroughACheckpoint) {
   sample(3, dim, 0.1f, 3, x, xa);
   const std::vector<int64_t> idx = {8, 1, 4};
   s.store(idx.data(), 3, xa.data(), x.data(), 0.1f);
-  Checkpoint ck;
-  ck.arch = nlohmann::json::array();
-  ck.carried_dim = s.dim();
-  ck.carried_codes = s.codes();
-  ck.carried_scale = s.scales();
-  write_checkpoint(dir / "ck.h5", ck);
-  Checkpoint back = read_checkpoint(dir / "ck.h5");
-  ASSERT_EQ(back.carried_dim, dim);
-  PerturbationStore r(N, dim);
-  r.restore(back.carried_codes, back.carried_scale);
-  EXPECT_EQ(r.fingerprint(), s.fingerprint());
+  for (int64_t piece : {1, 2, 9}) {
+    write_store(dir / "ck.h5", s, piece);
+    Checkpoint back = read_checkpoint(dir / "ck.h5");
+    ASSERT_EQ(back.carried_dim, dim);
+    ASSERT_EQ(back.carried_examples, N);
+    // Read back whole, and as two shards of another split.
+    PerturbationStore r(N, dim), a(N, dim, 0, 5), b(N, dim, 5, 4);
+    CarriedRowsRead all = read_carried_rows(dir / "ck.h5", 0, N);
+    r.restore(all.codes, all.scale);
+    EXPECT_EQ(r.fingerprint(), s.fingerprint()) << "written in pieces of " << piece;
+    CarriedRowsRead ra = read_carried_rows(dir / "ck.h5", 0, 5), rb = read_carried_rows(dir / "ck.h5", 5, 9);
+    a.restore(ra.codes, ra.scale);
+    b.restore(rb.codes, rb.scale);
+    EXPECT_EQ(a.fingerprint() + b.fingerprint(), s.fingerprint());
+  }
+  EXPECT_THROW(read_carried_rows(dir / "ck.h5", 5, 10), DataError);
+  // A writer whose ranges skip rows, or stop short, fails and leaves no file behind.
+  Checkpoint bad;
+  bad.arch = nlohmann::json::array();
+  bad.carried_examples = N;
+  bad.carried_dim = dim;
+  bad.carried_rows = [&](const CarriedRowsSink& sink) { sink({1, 2, s.codes().data(), s.scales().data()}); };
+  EXPECT_THROW(write_checkpoint(dir / "bad.h5", bad), IoError);
+  bad.carried_rows = [&](const CarriedRowsSink& sink) { sink({0, 2, s.codes().data(), s.scales().data()}); };
+  EXPECT_THROW(write_checkpoint(dir / "bad.h5", bad), IoError);
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.h5"));
   // A checkpoint without carried perturbations reads back without them.
   Checkpoint plain;
   plain.arch = nlohmann::json::array();
   write_checkpoint(dir / "plain.h5", plain);
-  EXPECT_TRUE(read_checkpoint(dir / "plain.h5").carried_scale.empty());
+  EXPECT_EQ(read_checkpoint(dir / "plain.h5").carried_examples, 0);
+  EXPECT_THROW(read_carried_rows(dir / "plain.h5", 0, 1), DataError);
 }
 
 TEST(CarriedStart, StartsFromTheStoredPointProjectedOntoTheCurrentBall) {

@@ -29,6 +29,9 @@ add_test(NAME mpi_train_dead_rank0 COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_tra
 # the signal sent to mpirun (which forwards it), or to one rank only.
 add_test(NAME mpi_train_preempt COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_preempt.sh 2 mpirun)
 add_test(NAME mpi_train_preempt_one_rank COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_preempt.sh 2 rank 1)
+# Carried perturbations sharded over 3 ranks (uneven shards and batch parts): stopped, written
+# through rank 0, read back by blocks on resume; the same weights and store bit for bit.
+add_test(NAME mpi_train_preempt_carry COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_preempt.sh 3 mpirun)
 # A divergence never replaces a good checkpoint, and never ends with exit 0.
 add_test(NAME mpi_train_diverge COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_diverge.sh)
 # TRADES and MART on 2 ranks: end to end, 1 against 2 ranks, and bit for bit twice. Its code
@@ -39,11 +42,13 @@ add_test(NAME mpi_train_losses COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_train_l
 add_test(NAME mpi_eval_autoattack COMMAND bash ${RAMPART_TRAIN_SCRIPTS}/mpi_eval_autoattack.sh)
 
 set_tests_properties(mpi_train_consistency mpi_train_lockstep_np2 mpi_train_lockstep_np4 mpi_train_dead_rank1
-                     mpi_train_dead_rank0 mpi_train_preempt mpi_train_preempt_one_rank mpi_train_diverge
-                     mpi_train_losses mpi_eval_autoattack PROPERTIES
+                     mpi_train_dead_rank0 mpi_train_preempt mpi_train_preempt_one_rank mpi_train_preempt_carry
+                     mpi_train_diverge mpi_train_losses mpi_eval_autoattack PROPERTIES
                      FIXTURES_REQUIRED mpi_train_data ENVIRONMENT "${RAMPART_TRAIN_TEST_ENV};OMP_NUM_THREADS=1"
                      TIMEOUT 120 SKIP_RETURN_CODE 77 PROCESSORS 2 LABELS "mpi;train")
 set_tests_properties(mpi_train_losses PROPERTIES LABELS "mpi;train;asan-skip")
+set_tests_properties(mpi_train_preempt_carry PROPERTIES
+                     ENVIRONMENT "${RAMPART_TRAIN_TEST_ENV};OMP_NUM_THREADS=1;PREEMPT_ARGS=--attack-init carry")
 # AutoAttack's searches run under the sanitizers in the unit tests (Search*, Fab*, Square*);
 # this 1-against-2-rank script is hundreds of thousands of passes, too slow instrumented.
 set_tests_properties(mpi_eval_autoattack PROPERTIES LABELS "mpi;train;asan-skip" TIMEOUT 300)

@@ -19,9 +19,9 @@
 #   3. PGD-7, 8 steps (the reference attack): 2 ranks twice agree bit for bit;
 #                                     1 vs 2 vs 4 ranks is printed, not checked
 #   4. rampart eval of one checkpoint on 1, 2, 4 ranks: identical accuracies
-#   5. carried perturbations (--attack-init carry), 2 epochs on 2 ranks: every rank
-#      ends with the same store (fingerprints agree), every example has one, and a
-#      second run ends with the same weights and store bit for bit
+#   5. carried perturbations (--attack-init carry), 2 epochs on 2 and 3 ranks (a store
+#      sharded over the ranks, its rows exchanged around each step): every example ends
+#      with one, and a second run on 2 ranks ends with the same weights and store bit for bit
 # Usage: RAMPART_BIN=... CHECKPOINT_DIFF=... RAMPART_TEST_DATA_DIR=... mpi_train_consistency.sh [TOL]
 set -euo pipefail
 TEST_NAME=mpi_train_consistency
@@ -44,6 +44,7 @@ run 2 pgd8-np2-again --limit 512 --epochs 1
 for name in carry-np2 carry-np2-again; do
   run 2 "$name" --limit 512 --epochs 2 --attack-init carry --steps 2 --alpha 0.05
 done
+run 3 carry-np3 --limit 512 --epochs 2 --attack-init carry --steps 2 --alpha 0.05
 
 diff_ck none-np1 none-np2 "--tol $tol"
 diff_ck none-np1 none-np4 "--tol $tol"
@@ -53,12 +54,13 @@ diff_ck pgd8-np2 pgd8-np2-again --exact
 diff_ck pgd8-np1 pgd8-np2 "--tol $tol" informational
 diff_ck pgd8-np1 pgd8-np4 "--tol $tol" informational
 diff_ck carry-np2 carry-np2-again --exact
-carried() { python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['carried']; print(c['stored'], c['fingerprints_agree'], c['fingerprint'])" "$work/$1.json"; }
-read -r stored agree fp1 <<<"$(carried carry-np2)"
+carried() { python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['carried']; print(c['stored'], c['shards'], c['fingerprint'])" "$work/$1.json"; }
+read -r stored shards fp1 <<<"$(carried carry-np2)"
 read -r _ _ fp2 <<<"$(carried carry-np2-again)"
-say "carried perturbations on 2 ranks: $stored stored, ranks agree: $agree, fingerprints $fp1 / $fp2"
-if [ "$stored" != 512 ] || [ "$agree" != True ] || [ "$fp1" != "$fp2" ]; then
-  say "  ^ expected 512 stored, the ranks agreeing, and the same store in both runs"
+read -r stored3 shards3 _ <<<"$(carried carry-np3)"
+say "carried perturbations on 2 ranks: $stored stored in $shards shards, fingerprints $fp1 / $fp2; on 3 ranks: $stored3 in $shards3"
+if [ "$stored" != 512 ] || [ "$shards" != 2 ] || [ "$fp1" != "$fp2" ] || [ "$stored3" != 512 ] || [ "$shards3" != 3 ]; then
+  say "  ^ expected 512 stored in 2 (and 3) shards, and the same store in both 2-rank runs"
   status=1
 fi
 

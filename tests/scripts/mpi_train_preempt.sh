@@ -7,6 +7,9 @@
 # see launch/mpirun.md.)
 # With TARGET "rank R" the signal goes to rank R alone instead of mpirun: any rank's
 # signal must stop every rank at the same step boundary.
+# PREEMPT_ARGS adds training options (as mpi_train_preempt_carry: a carried-perturbation store
+# sharded over 3 ranks, checkpointed through rank 0 and read back by blocks; checkpoint_diff
+# --exact compares it too).
 # Usage: RAMPART_BIN=... CHECKPOINT_DIFF=... RAMPART_TEST_DATA_DIR=... mpi_train_preempt.sh [NP [mpirun | rank R]]
 set -euo pipefail
 TEST_NAME=mpi_train_preempt
@@ -27,7 +30,7 @@ trap cleanup EXIT
 # 2 epochs of 8 steps: the stop lands in the first epoch, so the resume starts mid-epoch and
 # must draw that epoch's augmentation (crop-flip) again exactly.
 args=(train --config "$root/configs/fmnist-pgd.ini" --data "$TRAIN_H5" --epochs 2 --limit 512 --batch 64
-      --log-every 1 --threads 1 --augment crop-flip)
+      --log-every 1 --threads 1 --augment crop-flip ${PREEMPT_ARGS:-})
 
 t0=$(now)
 "${MPIRUN[@]}" -np "$np" "$RAMPART_BIN" "${args[@]}" --out "$work/ref" >"$work/ref.log" 2>&1 ||

@@ -40,7 +40,7 @@ fi
 run 2 carry-local --limit 512 --epochs 2 --attack-init carry --steps 2 --alpha 0.05
 run_hosts 2 carry-hosts --limit 512 --epochs 2 --attack-init carry --steps 2 --alpha 0.05
 diff_ck carry-local carry-hosts --exact
-fp() { /usr/bin/python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['carried']; print(c['stored'], c['fingerprints_agree'], c['fingerprint'])" "$work/$1.json"; }
+fp() { /usr/bin/python3 -c "import json,sys; c=json.load(open(sys.argv[1]))['carried']; print(c['stored'], c['shards'], c['fingerprint'])" "$work/$1.json"; }
 say "carried store: one host $(fp carry-local), two hosts $(fp carry-hosts)"
 [ "$(fp carry-local)" = "$(fp carry-hosts)" ] || { say "  ^ the stores differ"; status=1; }
 
