@@ -73,8 +73,8 @@ nlohmann::json optional_state(const h5::Group& root, const std::string& group) {
 
 // /attack/carried_codes int8 [examples, dim] and /attack/carried_scale float32 [examples],
 // created whole and filled as ck.carried_rows hands ranges over. The ranges (a rank's shard, or
-// a part of one) need not meet the checksum's chunks, so they are gathered into whole chunks
-// of codes first: each chunk is written, and checksummed, once.
+// a part of one) need not meet the checksum's chunks: whole chunks are written straight from
+// them, the rest gathered into whole chunks first, so each chunk is written and checksummed once.
 void write_carried(h5::Group a, const Checkpoint& ck) {
   const int64_t n = ck.carried_examples, dim = ck.carried_dim;
   if (!ck.carried_rows || dim < 1)
@@ -82,8 +82,8 @@ void write_carried(h5::Group a, const Checkpoint& ck) {
   h5::Dataset codes = a.create<int8_t>("carried_codes", {n, dim}, h5::Integrity::kChecksum);
   h5::Dataset scale = a.create<float>("carried_scale", {n}, h5::Integrity::kChecksum);
   const int64_t block = std::max<int64_t>(1, codes.chunk_rows());
-  std::vector<int8_t> block_codes(size_t(std::min(block, n) * dim));
-  std::vector<float> block_scale(size_t(std::min(block, n)));
+  std::vector<int8_t> block_codes;  // allocated when first needed
+  std::vector<float> block_scale;
   int64_t next = 0, block_first = 0;  // rows [block_first, next) wait in the block
   auto flush = [&] {
     if (next == block_first) return;
@@ -97,7 +97,23 @@ void write_carried(h5::Group a, const Checkpoint& ck) {
                              std::to_string(r.first + r.n) + ") handed over where rows from " +
                              std::to_string(next) + " of " + std::to_string(n) + " were expected");
     for (int64_t done = 0; done < r.n;) {
+      if (next == block_first) {
+        // Whole chunks straight from the caller's rows (a store on one rank: all of them).
+        const int64_t left = r.n - done;
+        const int64_t whole = next + left == n ? left : left - (next + left) % block;
+        if (whole > 0) {
+          codes.write_rows(next, next + whole, r.codes + done * dim);
+          scale.write_rows(next, next + whole, r.scale + done);
+          next = block_first = next + whole;
+          done += whole;
+          continue;
+        }
+      }
       const int64_t k = std::min(r.n - done, block - (next - block_first));
+      if (block_codes.empty()) {
+        block_codes.resize(size_t(std::min(block, n) * dim));
+        block_scale.resize(size_t(std::min(block, n)));
+      }
       std::memcpy(block_codes.data() + (next - block_first) * dim, r.codes + done * dim, size_t(k * dim));
       std::memcpy(block_scale.data() + (next - block_first), r.scale + done, size_t(k) * sizeof(float));
       next += k;

@@ -135,13 +135,13 @@ void CarriedStarts::fetch(Communicator& comm, const int64_t* batch, int64_t n_gl
     for (int64_t i = qb; i < qe; ++i)
       if (shard_.holds(batch[i])) rows.push_back(batch[i]);
     if (!rows.empty()) to[size_t(q)] = shard_.pack(rows.data(), int64_t(rows.size()));
-    exchanged_bytes_ += double(to[size_t(q)].size());
+    sent_bytes_ += double(to[size_t(q)].size());
   }
   const std::vector<std::string> from = comm.alltoallv(to);
   // From each owner, the starts of this rank's rows it owns, in this rank's order.
   for (int o = 0; o < world_; ++o) {
     if (o == rank_) continue;
-    exchanged_bytes_ += double(from[size_t(o)].size());
+    received_bytes_ += double(from[size_t(o)].size());
     int64_t e = 0;
     auto next_row = [&] {
       while (e < n_local && owner(local_[e], n, world_) != o) ++e;
@@ -201,41 +201,43 @@ void CarriedStarts::give_back(Communicator& comm) {
           codes.insert(codes.end(), new_codes_.begin() + e * dim, new_codes_.begin() + (e + 1) * dim);
         }
       if (!idx.empty()) to[size_t(o)] = pack_rows(idx.data(), scale.data(), codes.data(), int64_t(idx.size()), dim);
-      exchanged_bytes_ += double(to[size_t(o)].size());
+      sent_bytes_ += double(to[size_t(o)].size());
     }
   }
   const std::vector<std::string> from = comm.alltoallv(to);
   for (int q = 0; q < world_; ++q) {
     if (q == rank_ || from[size_t(q)].empty()) continue;
-    exchanged_bytes_ += double(from[size_t(q)].size());
+    received_bytes_ += double(from[size_t(q)].size());
     shard_.unpack(from[size_t(q)]);  // out_of_range for a row this rank does not own
   }
   recorded_ = false;
 }
 
 nlohmann::json CarriedStarts::report(Communicator& comm) const {
-  // Per rank: rows stored, fingerprint, shard bytes, exchanged bytes per step.
-  const double per_step = steps_ > 0 ? exchanged_bytes_ / double(steps_) : 0;
-  const std::vector<std::string> parts = comm.allgather(std::to_string(shard_.stored()) + " " +
-                                                        hex64(shard_.fingerprint()) + " " +
-                                                        std::to_string(shard_.bytes()) + " " +
-                                                        std::to_string(per_step));
+  // Per rank: rows stored, fingerprint, shard bytes, bytes sent and received per step.
+  const double steps = double(std::max<int64_t>(steps_, 1));
+  char mine[160];
+  std::snprintf(mine, sizeof mine, "%lld %s %lld %.1f %.1f", (long long)shard_.stored(),
+                hex64(shard_.fingerprint()).c_str(), (long long)shard_.bytes(), sent_bytes_ / steps,
+                received_bytes_ / steps);
   int64_t stored = 0, shard_bytes = 0;
   uint64_t fp = 0;
-  double exchange = 0;
-  for (const std::string& p : parts) {
+  double sent = 0, received = 0;
+  for (const std::string& p : comm.allgather(mine)) {
     long long s = 0, b = 0;
     unsigned long long f = 0;
-    double x = 0;
-    if (std::sscanf(p.c_str(), "%lld %llx %lld %lf", &s, &f, &b, &x) != 4)
+    double x = 0, y = 0;
+    if (std::sscanf(p.c_str(), "%lld %llx %lld %lf %lf", &s, &f, &b, &x, &y) != 5)
       throw std::runtime_error("carried perturbations: a rank reported '" + p + "'");
     stored += s;
     fp += f;
     shard_bytes = std::max<int64_t>(shard_bytes, b);
-    exchange = std::max(exchange, x);
+    sent = std::max(sent, x);
+    received = std::max(received, y);
   }
   return {{"examples", shard_.examples()}, {"stored", stored}, {"fingerprint", hex64(fp)},
-          {"shards", world_}, {"shard_bytes", shard_bytes}, {"exchange_bytes_per_step", exchange}};
+          {"shards", world_}, {"shard_bytes", shard_bytes}, {"sent_bytes_per_step", sent},
+          {"received_bytes_per_step", received}};
 }
 
 }  // namespace rampart

@@ -61,7 +61,8 @@ class CarriedStarts {
   void give_back(Communicator& comm);
 
   // Collective: {examples, stored, fingerprint (the same however the store is sharded), shards,
-  // shard_bytes (the largest rank's), exchange_bytes_per_step (sent + received, the busiest rank)}.
+  // shard_bytes (the largest rank's), sent_bytes_per_step and received_bytes_per_step (fetch and
+  // give_back, the busiest rank's mean over its steps)}.
   nlohmann::json report(Communicator& comm) const;
 
  private:
@@ -77,7 +78,7 @@ class CarriedStarts {
   std::vector<float> new_scale_;
   bool recorded_ = false;
   int64_t steps_ = 0;
-  double exchanged_bytes_ = 0;  // sent + received by this rank, fetch and give_back
+  double sent_bytes_ = 0, received_bytes_ = 0;  // by this rank, fetch and give_back
 };
 
 }  // namespace rampart

@@ -61,7 +61,8 @@ StepCosts Trainer::calibrate_costs() {
   loaded_epoch_ = -1;
 
   // One checkpoint as the epochs write it: the health check, then rank 0 writes a file of
-  // this run's size into --out while the others wait. A folder that cannot be written now
+  // this run's size into --out while the others wait (with the other ranks' carried
+  // perturbations as zeros: their trip to rank 0, a collective, is not timed). A folder that cannot be written now
   // fails at the first checkpoint, with its own message; here it leaves the write untimed.
   if (!ck_path_.empty()) {
     const auto t_write = Clock::now();

@@ -126,9 +126,16 @@ TEST(CarriedStarts, EveryWorldAttacksFromTheStartsOfOneWholeStore) {
     EXPECT_EQ(many.report["stored"], kExamples);
     EXPECT_EQ(many.report["shards"], ranks);
     EXPECT_LE(many.report["shard_bytes"].get<int64_t>(), (kExamples / ranks + 1) * (kDim + 4));
-    EXPECT_GT(many.report["exchange_bytes_per_step"].get<double>(), 0);
+    // Each step, a rank receives the starts of its rows that others keep, and their new rows;
+    // with random owners that is 2 x (ranks - 1) / ranks of its rows, of dim + 12 bytes each.
+    const double rows = double(kBatch) / ranks, row_bytes = kDim + 12;
+    const double received = many.report["received_bytes_per_step"].get<double>();
+    EXPECT_GT(received, 0.5 * 2 * rows * (ranks - 1) / ranks * row_bytes) << ranks;
+    EXPECT_LT(received, 3.0 * 2 * (rows + 1) * row_bytes + 2 * 8 * ranks) << ranks;
+    EXPECT_GT(many.report["sent_bytes_per_step"].get<double>(), 0) << ranks;
   }
-  EXPECT_EQ(one.report["exchange_bytes_per_step"].get<double>(), 0) << "one rank exchanges nothing";
+  EXPECT_EQ(one.report["received_bytes_per_step"].get<double>(), 0) << "one rank exchanges nothing";
+  EXPECT_EQ(one.report["sent_bytes_per_step"].get<double>(), 0);
 }
 
 TEST(CarriedStarts, ACheckpointWrittenOnSomeRanksResumesOnOthers) {

@@ -1,6 +1,6 @@
 # Shared by the multi-host tests (multihost_*.sh); sourced after mpi_train_lib.sh, not run.
 # Starts HOSTS network hosts (netns_hosts.sh) in $work/net and sets MPIRUN_HOSTS: mpirun
-# launching one rank per host through `ip netns exec`, ranks talking TCP over the hosts' links
+# launching one rank per host through its ssh stand-in (netns_hosts.sh rsh), ranks talking TCP over the hosts' links
 # only (no shared memory between hosts: btl tcp,self), Open MPI's own traffic on the same links.
 # hosts_begin sets up a test: work folder, hosts, cleanup on exit.
 # shellcheck shell=bash

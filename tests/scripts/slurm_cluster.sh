@@ -141,7 +141,7 @@ case $cmd in
     ;;
   stop)
     if [ -f "$dir/slurmd.pids" ]; then
-      # Several nodes: `ip netns exec` runs slurmd as its child, so stop each slurmd by the PID
+      # Several nodes: each slurmd is started inside its host (netns_hosts.sh exec), so stop each slurmd by the PID
       # it wrote itself, then what started it.
       for f in "$dir"/slurmd.*.pid.slurm; do
         [ -f "$f" ] || continue
