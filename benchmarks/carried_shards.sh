@@ -7,6 +7,8 @@
 # rank's peak resident memory (/usr/bin/time). With OLD_BIN, a rampart built before the sharding
 # (every rank the whole store, each step's rows all-gathered) runs the same beside it. Then the
 # same arithmetic, checked against these runs, for CIFAR-10 and ImageNet at 8 and 64 ranks.
+# Build BIN and OLD_BIN alike: a build with the CUDA backend maps its libraries into every rank
+# (130-170 MB of resident memory here, with no GPU), which would hide the store's share.
 #   benchmarks/carried_shards.sh   (env: BIN, OLD_BIN, RANKS ("1 2 4 8"), BATCH (128), RUNS)
 # Writes benchmarks/results/carried_shards.{json,md}.
 set -euo pipefail
@@ -37,7 +39,14 @@ for r in $RANKS; do
       >"$RUNS/$tag.json" 2>"$RUNS/$tag.log" || { tail -n 20 "$RUNS/$tag.log"; echo "carried_shards: run $tag failed" >&2; exit 1; }
   done
 done
-/usr/bin/python3 - "$RUNS" "$OUT" "$RANKS" "$BATCH" "${kinds[*]}" <<'PY'
+built() {  # BIN: where it was built from, and with which RAMPART_CUDA
+  local cache
+  cache=$(dirname "$(readlink -f "$1")")/../CMakeCache.txt
+  echo "$1 (RAMPART_CUDA=$(sed -n 's/^RAMPART_CUDA:[A-Z]*=//p' "$cache" 2>/dev/null || echo '?'))"
+}
+builds="new: $(built "$BIN")"
+[ -n "$OLD_BIN" ] && builds="$builds; old: $(built "$OLD_BIN")"
+BUILDS=$builds /usr/bin/python3 - "$RUNS" "$OUT" "$RANKS" "$BATCH" "${kinds[*]}" <<'PY'
 import glob, json, os, sys, datetime
 runs, out, ranks, batch, kinds = sys.argv[1], sys.argv[2], [int(r) for r in sys.argv[3].split()], int(sys.argv[4]), sys.argv[5].split()
 N, DIM = 60000, 784
@@ -83,7 +92,8 @@ L = ["# Carried perturbations sharded over the ranks", "",
      f"{datetime.datetime.now().isoformat(timespec='seconds')}, {cpu}, {os.cpu_count()} cores (ranks oversubscribed, 1 thread each).",
      f"`benchmarks/carried_shards.sh`: Fashion-MNIST, 60,000 images of 784 pixels, one epoch, {batch} images per rank,",
      "`--attack-init carry --steps 1`. `new`: the sharded store; `old`: the replicated store with an all-gather",
-     "per step (the build before the sharding). Peak RSS is each rank's maximum resident set (/usr/bin/time).", "",
+     "per step (the build before the sharding). Peak RSS is each rank's maximum resident set (/usr/bin/time).",
+     f"Binaries: {os.environ.get('BUILDS', '?')}.", "",
      "| store | ranks | largest shard (reported) | model | received / step (reported) | model | sent / step (reported) | peak RSS per rank, MB | train images/s |",
      "|---|---|---|---|---|---|---|---|---|"]
 for x in rows:
