@@ -117,8 +117,9 @@ void CarriedStarts::fetch(Communicator& comm, const int64_t* batch, int64_t n_gl
   const auto [mb, me] = rank_slice(0, n_global, rank_, world_);
   local_.assign(batch + mb, batch + me);
   const int64_t n_local = me - mb;
-  delta_.assign(size_t(n_local * dim), 0.f);
-  has_.assign(size_t(n_local), 0);
+  // Every row is written below: from this rank's shard, or from its owner's message.
+  delta_.resize(size_t(n_local * dim));
+  has_.resize(size_t(n_local));
   recorded_ = false;
   ++steps_;
   for (int64_t e = 0; e < n_local; ++e)

@@ -1,5 +1,5 @@
-// HDF5 wrapper: handles, type checks and row reads (see h5.h; attributes in h5_attrs.cpp, atomic
-// writes in h5_atomic.cpp).
+// HDF5 wrapper: handles, type checks, groups and whole arrays (see h5.h; row reads and writes in
+// h5_rows.cpp, attributes in h5_attrs.cpp, atomic writes in h5_atomic.cpp).
 #include "runtime/io/h5.h"
 
 #include <fcntl.h>
@@ -37,8 +37,6 @@ std::string hdf5_detail() {
   return out.empty() ? "" : " (HDF5: " + out + ")";
 }
 
-namespace {
-
 hid_t mem_type(DType t) {
   switch (t) {
     case DType::kFloat32: return H5T_NATIVE_FLOAT;
@@ -49,6 +47,8 @@ hid_t mem_type(DType t) {
     default: throw std::logic_error("h5: no memory type for this dtype");
   }
 }
+
+namespace {
 
 hid_t file_type(DType t) {
   switch (t) {
@@ -61,6 +61,8 @@ hid_t file_type(DType t) {
   }
 }
 
+}  // namespace
+
 size_t elem_size(DType t) {
   switch (t) {
     case DType::kFloat32: return 4;
@@ -71,8 +73,6 @@ size_t elem_size(DType t) {
     default: return 0;
   }
 }
-
-}  // namespace
 
 // Names a stored type the way numpy would ("float32", "int32", "string").
 std::string describe_type(hid_t t, DType* kind) {
@@ -177,15 +177,6 @@ int64_t Dataset::row_elems() const {
   return n;
 }
 
-int64_t Dataset::chunk_rows() const {
-  if (shape_.empty()) return 0;
-  Handle dcpl(H5Dget_create_plist(id()), H5Pclose);
-  if (!dcpl.valid() || H5Pget_layout(dcpl.get()) != H5D_CHUNKED) return shape_[0];
-  std::vector<hsize_t> chunk(shape_.size());
-  if (H5Pget_chunk(dcpl.get(), int(chunk.size()), chunk.data()) < 1) return shape_[0];
-  return int64_t(chunk[0]);
-}
-
 void Dataset::require(DType type, int want_rank, const char* dims_hint) const {
   if (dtype_ == type && (want_rank < 0 || rank() == want_rank)) return;
   std::string expected = dtype_name(type);
@@ -210,63 +201,6 @@ void Dataset::read_raw(DType t, void* out, bool strict) const {
   if (numel(shape_) == 0) return;
   if (H5Dread(id(), mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     throw DataError(where() + ": " + read_failure() + hdf5_detail());
-}
-
-void Dataset::check_row_range(int64_t begin, int64_t end) const {
-  if (begin < 0 || end < begin || end > shape_[0])
-    throw std::out_of_range(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
-                            ") outside [0, " + std::to_string(shape_[0]) + ")");
-}
-
-Dataset::RowSlab Dataset::select_rows(int64_t begin, int64_t end) const {
-  std::vector<hsize_t> start(shape_.size(), 0), count(shape_.begin(), shape_.end());
-  start[0] = hsize_t(begin);
-  count[0] = hsize_t(end - begin);
-  RowSlab slab{Handle(H5Dget_space(id()), H5Sclose),
-               Handle(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose), false};
-  slab.selected =
-      H5Sselect_hyperslab(slab.file.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) >= 0;
-  return slab;
-}
-
-void Dataset::read_range_raw(DType t, int64_t begin, int64_t end, void* out) const {
-  quiet_errors();
-  require(t);
-  if (rank() < 1) throw DataError(where() + ": expected at least 1 dim for row reads, found a scalar");
-  check_row_range(begin, end);
-  if (begin == end || row_elems() == 0) return;
-  RowSlab slab = select_rows(begin, end);
-  if (!slab.selected || H5Dread(id(), mem_type(t), slab.mem.get(), slab.file.get(), H5P_DEFAULT, out) < 0)
-    throw DataError(where() + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) + "): " +
-                    read_failure() + hdf5_detail());
-}
-
-void Dataset::read_list_raw(DType t, const std::vector<int64_t>& rows, void* out) const {
-  require(t);
-  if (rank() < 1) throw DataError(where() + ": expected at least 1 dim for row reads, found a scalar");
-  const size_t row_bytes = size_t(row_elems()) * elem_size(t);
-  auto* dst = static_cast<unsigned char*>(out);
-  // Runs of consecutive indices (in the order given) become one hyperslab read each.
-  size_t i = 0;
-  while (i < rows.size()) {
-    size_t j = i + 1;
-    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
-    read_range_raw(t, rows[i], rows[j - 1] + 1, dst + i * row_bytes);
-    i = j;
-  }
-}
-
-void Dataset::write_range_raw(DType t, int64_t begin, int64_t end, const void* data) {
-  quiet_errors();
-  if (t != dtype_)
-    throw IoError(where() + ": cannot write " + dtype_name(t) + " rows into an array of " + dtype_desc_);
-  if (rank() < 1) throw IoError(where() + ": expected at least 1 dim for row writes, found a scalar");
-  check_row_range(begin, end);
-  if (begin == end || row_elems() == 0) return;
-  RowSlab slab = select_rows(begin, end);
-  if (!slab.selected || H5Dwrite(id(), mem_type(t), slab.mem.get(), slab.file.get(), H5P_DEFAULT, data) < 0)
-    throw IoError(where() + ": cannot write rows [" + std::to_string(begin) + ", " + std::to_string(end) + ")" +
-                  hdf5_detail());
 }
 
 // ---- Group -----------------------------------------------------------------
