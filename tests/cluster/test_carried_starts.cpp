@@ -174,6 +174,25 @@ TEST(CarriedStarts, ACheckpointWrittenOnSomeRanksResumesOnOthers) {
   }
 }
 
+TEST(CarriedStarts, RanksThatDisagreeOnTheBatchFailWithTheReason) {
+  // Rank 1 believes the batch is in the other order: the starts rank 0 sends it are not the
+  // ones it attacks next.
+  testing::ThreadWorld world(2);
+  std::vector<int64_t> batch(kBatch);
+  for (int64_t i = 0; i < kBatch; ++i) batch[i] = (i * 5) % kExamples;  // owners 0 and 1 mixed
+  try {
+    world.run([&](Communicator& comm) {
+      CarriedStarts c(true, kExamples, kDim, comm.rank(), comm.size());
+      std::vector<int64_t> mine = batch;
+      if (comm.rank() == 1) std::reverse(mine.begin(), mine.end());
+      c.fetch(comm, mine.data(), kBatch);
+    });
+    FAIL() << "the ranks' disagreement went unnoticed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("the ranks disagree on the batch"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CarriedStarts, AResumeOfAnotherStoreSizeIsRefusedWithTheReason) {
   testing::TempDir dir;
   auto self = make_self_communicator();
